@@ -1,0 +1,20 @@
+"""Builtin components, installed as ``torchrun_core.components``.
+
+This module is the plugin registering them; it stays light, naming each
+component lazily as ``"module:function"``.
+"""
+
+from __future__ import annotations
+
+from torchrun_core.hookspecs import hookimpl
+
+_BUILTINS = {
+    "utils.echo": "torchrun_core.components.utils:echo",
+    "utils.sh": "torchrun_core.components.utils:sh",
+    "utils.python": "torchrun_core.components.utils:python",
+}
+
+
+@hookimpl
+def torchrun_core_components() -> dict[str, str]:
+    return dict(_BUILTINS)

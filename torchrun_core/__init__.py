@@ -1,0 +1,64 @@
+"""torchrun_core: describe a distributed job once, run it on any scheduler.
+
+This facade is lazy: ``import torchrun_core`` loads nothing heavy, and each
+name below is imported on first access.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from torchrun_core._lazy import lazy_getattr
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "AppDef": "torchrun_core.specs.app",
+    "Role": "torchrun_core.specs.app",
+    "Resource": "torchrun_core.specs.resource",
+    "RetryPolicy": "torchrun_core.specs.retry",
+    "BindMount": "torchrun_core.specs.mounts",
+    "VolumeMount": "torchrun_core.specs.mounts",
+    "DeviceMount": "torchrun_core.specs.mounts",
+    "Macros": "torchrun_core.specs.macros",
+    "AppState": "torchrun_core.specs.state",
+    "AppStatus": "torchrun_core.specs.status",
+    "RoleStatus": "torchrun_core.specs.status",
+    "ReplicaStatus": "torchrun_core.specs.status",
+    "AppHandle": "torchrun_core.specs.handle",
+    "AppDryRunInfo": "torchrun_core.specs.dryrun",
+    "Scheduler": "torchrun_core.scheduler",
+    "SchedulerOptions": "torchrun_core.scheduler",
+    "Stream": "torchrun_core.scheduler",
+    "Runner": "torchrun_core.runner",
+    "get_runner": "torchrun_core.runner",
+    "RunStore": "torchrun_core.runstore",
+    "RunnerEvent": "torchrun_core.hookspecs",
+    "hookimpl": "torchrun_core.hookspecs",
+    "TorchrunCoreError": "torchrun_core.errors",
+}
+
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # static analysers see real imports
+    from torchrun_core.errors import TorchrunCoreError
+    from torchrun_core.hookspecs import RunnerEvent, hookimpl
+    from torchrun_core.runner import Runner, get_runner
+    from torchrun_core.runstore import RunStore
+    from torchrun_core.scheduler import Scheduler, SchedulerOptions, Stream
+    from torchrun_core.specs.app import AppDef, Role
+    from torchrun_core.specs.dryrun import AppDryRunInfo
+    from torchrun_core.specs.handle import AppHandle
+    from torchrun_core.specs.macros import Macros
+    from torchrun_core.specs.mounts import BindMount, DeviceMount, VolumeMount
+    from torchrun_core.specs.resource import Resource
+    from torchrun_core.specs.retry import RetryPolicy
+    from torchrun_core.specs.state import AppState
+    from torchrun_core.specs.status import AppStatus, ReplicaStatus, RoleStatus

@@ -1,0 +1,1 @@
+"""The torchrun-core command line: one module per subcommand."""

@@ -1,0 +1,244 @@
+"""The Scheduler base class every scheduler plugin subclasses.
+
+Public methods are template methods: they validate, translate and check,
+then call a few small abstract ``_methods`` that talk to the engine.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from torchrun_core.errors import AppNotFoundError, InvalidInputError, InvalidOptionError
+from torchrun_core.specs.app import AppDef
+from torchrun_core.specs.dryrun import AppDryRunInfo
+from torchrun_core.specs.state import AppState
+from torchrun_core.specs.status import AppStatus
+
+
+class SchedulerOptions(BaseModel):
+    """Base of every scheduler's run options; unknown options are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+OptionsT = TypeVar("OptionsT", bound=SchedulerOptions)
+
+
+class Stream(str, Enum):
+    """Which output of a replica to read."""
+
+    STDOUT = "stdout"
+    STDERR = "stderr"
+    COMBINED = "combined"
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    """One run option as ``runopts`` shows it."""
+
+    name: str
+    type: str
+    default: Any
+    required: bool
+    help: str
+
+
+@dataclass(frozen=True)
+class ListedApp:
+    """One app a scheduler knows about."""
+
+    app_id: str
+    state: AppState
+    name: str = ""
+
+
+class Watcher:
+    """Blocks until an app may have changed. This default polls with backoff.
+
+    Schedulers with an event source (a socket, a watch API) override
+    :meth:`Scheduler.watch` to return a watcher that wakes on events.
+    """
+
+    def __init__(self, first_delay: float = 0.02, max_delay: float = 1.0) -> None:
+        self._delay = first_delay
+        self._max = max_delay
+
+    def wait(self, timeout: float) -> None:
+        time.sleep(max(0.0, min(timeout, self._delay)))
+        self._delay = min(self._delay * 2, self._max)
+
+
+class Scheduler(abc.ABC, Generic[OptionsT]):
+    """Runs AppDefs on one kind of engine.
+
+    Subclasses set ``Options`` to their pydantic options model and implement
+    ``_dryrun``, ``_schedule``, ``_describe``, ``_cancel``, ``_log_iter`` and
+    ``_list``.
+    """
+
+    Options: ClassVar[type[SchedulerOptions]] = SchedulerOptions
+
+    def __init__(self, name: str, session: str) -> None:
+        self.name = name
+        self.session = session
+
+    # -- options ------------------------------------------------------------
+    @classmethod
+    def run_opts(cls) -> list[OptionInfo]:
+        """The options this scheduler takes, with types, defaults and help."""
+        out = []
+        for name, info in cls.Options.model_fields.items():
+            type_name = getattr(info.annotation, "__name__", None) or str(info.annotation)
+            default = None if info.is_required() else info.get_default(call_default_factory=True)
+            out.append(
+                OptionInfo(name, type_name, default, info.is_required(), info.description or "")
+            )
+        return out
+
+    def parse_options(self, cfg: Mapping[str, Any] | SchedulerOptions | None) -> OptionsT:
+        """Validate ``cfg`` into this scheduler's options model.
+
+        Raises:
+            InvalidOptionError: naming the first bad option.
+        """
+        if isinstance(cfg, self.Options):
+            return cfg  # type: ignore[return-value]
+        try:
+            return self.Options.model_validate(dict(cfg or {}))  # type: ignore[return-value]
+        except ValidationError as err:
+            first = err.errors()[0]
+            option = ".".join(str(p) for p in first["loc"]) or "?"
+            msg = first["msg"].removeprefix("Value error, ")
+            if first["type"] == "extra_forbidden":
+                msg = "unknown option"
+            raise InvalidOptionError(
+                f"{self.name} option {option!r}: {msg}",
+                hint=f"see the options with: torchrun-core runopts {self.name}",
+                option=option,
+                scheduler=self.name,
+            ) from None
+
+    # -- submission ---------------------------------------------------------
+    def dryrun(
+        self, app: AppDef, cfg: Mapping[str, Any] | SchedulerOptions | None = None
+    ) -> AppDryRunInfo[Any]:
+        """The native request that ``schedule`` would submit for ``app``."""
+        options = self.parse_options(cfg)
+        self._validate(app, options)
+        return self._dryrun(app, options)
+
+    def schedule(self, dryrun_info: AppDryRunInfo[Any]) -> str:
+        """Submit exactly ``dryrun_info.request``; returns the app id."""
+        if dryrun_info.scheduler != self.name:
+            raise InvalidInputError(
+                f"dry run made for scheduler {dryrun_info.scheduler!r}, not {self.name!r}"
+            )
+        return self._schedule(dryrun_info)
+
+    def submit(self, app: AppDef, cfg: Mapping[str, Any] | SchedulerOptions | None = None) -> str:
+        return self.schedule(self.dryrun(app, cfg))
+
+    # -- observation --------------------------------------------------------
+    def describe(self, app_id: str) -> AppStatus | None:
+        """The app's status, or None when this scheduler does not know it."""
+        return self._describe(app_id)
+
+    def exists(self, app_id: str) -> bool:
+        return self._describe(app_id) is not None
+
+    def watch(self, app_id: str) -> AbstractContextManager[Watcher]:
+        """A context giving a :class:`Watcher` for ``app_id``; enter it before reading state."""
+        return nullcontext(Watcher())
+
+    def list(self) -> list[ListedApp]:
+        """Apps of this scheduler's session that the engine still knows about."""
+        return self._list()
+
+    def log_iter(
+        self,
+        app_id: str,
+        role_name: str,
+        k: int = 0,
+        regex: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        should_tail: bool = False,
+        streams: Stream | None = None,
+        attempt: int | None = None,
+    ) -> Iterator[str]:
+        """Whole lines (with their newline) of replica ``k`` of ``role_name``, in order.
+
+        ``attempt`` picks one run of a retried replica (0 is the first); None
+        reads every attempt in order. Raises at once (not on first ``next``) when the app is unknown.
+
+        Raises:
+            AppNotFoundError: the app id is unknown.
+            InvalidInputError: the role, replica or regex is invalid.
+        """
+        if not self.exists(app_id):
+            raise AppNotFoundError(f"no {self.name} app {app_id!r}", app_id=app_id)
+        try:
+            pattern = re.compile(regex) if regex else None
+        except re.error as err:
+            raise InvalidInputError(f"invalid --regex {regex!r}: {err}") from None
+        lines = self._log_iter(
+            app_id, role_name, k, since, until, should_tail, streams or Stream.COMBINED, attempt
+        )
+        return filter(pattern.search, lines) if pattern else lines
+
+    # -- control ------------------------------------------------------------
+    def cancel(self, app_id: str) -> None:
+        """Stop the app. Idempotent: cancelling a finished app does nothing.
+
+        Raises:
+            AppNotFoundError: the app id is unknown.
+        """
+        status = self._describe(app_id)
+        if status is None:
+            raise AppNotFoundError(f"no {self.name} app {app_id!r}", app_id=app_id)
+        if not status.state.is_terminal:
+            self._cancel(app_id)
+
+    def close(self) -> None:
+        """Release connections and other resources; the default holds none."""
+
+    # -- for subclasses -----------------------------------------------------
+    def _validate(self, app: AppDef, options: OptionsT) -> None:
+        """Reject an app this scheduler cannot run (raise InvalidInputError)."""
+
+    @abc.abstractmethod
+    def _dryrun(self, app: AppDef, options: OptionsT) -> AppDryRunInfo[Any]: ...
+
+    @abc.abstractmethod
+    def _schedule(self, dryrun_info: AppDryRunInfo[Any]) -> str: ...
+
+    @abc.abstractmethod
+    def _describe(self, app_id: str) -> AppStatus | None: ...
+
+    @abc.abstractmethod
+    def _cancel(self, app_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def _list(self) -> list[ListedApp]: ...
+
+    @abc.abstractmethod
+    def _log_iter(
+        self,
+        app_id: str,
+        role_name: str,
+        k: int,
+        since: float | None,
+        until: float | None,
+        should_tail: bool,
+        streams: Stream,
+        attempt: int | None,
+    ) -> Iterator[str]: ...

@@ -1,0 +1,254 @@
+"""AppDef and Role: what to run, independent of where."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from torchrun_core.errors import SpecError
+from torchrun_core.specs.mounts import Mount
+from torchrun_core.specs.resource import Resource
+from torchrun_core.specs.retry import RetryPolicy
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_M = TypeVar("_M", bound="_Spec")
+
+
+class _Spec(BaseModel):
+    """Frozen, strict-about-fields base with validated copy helpers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False)
+
+    def _replace(self: _M, **update: Any) -> _M:
+        # model_copy(update=) skips validation; a spec must stay valid.
+        data = self.model_dump()
+        data.update(update)
+        return type(self).model_validate(data)
+
+
+class Role(_Spec):
+    """One kind of process in an app, run as ``num_replicas`` identical replicas."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
+    image: str = Field(
+        default="", description="container image, or a directory for the local scheduler"
+    )
+    entrypoint: str = Field(min_length=1)
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    num_replicas: int = Field(default=1, ge=1)
+    min_replicas: int | None = Field(default=None, ge=1)
+    max_retries: int = Field(default=0, ge=0)
+    retry_policy: RetryPolicy = RetryPolicy.APPLICATION
+    resource: Resource = Field(default_factory=Resource)
+    port_map: dict[str, int] = Field(default_factory=dict)
+    mounts: list[Mount] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("entrypoint")
+    @classmethod
+    def _entrypoint_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("entrypoint must not be blank")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_keys_valid(cls, env: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in env if not _ENV_KEY_RE.match(k)]
+        if bad:
+            raise ValueError(
+                f"invalid env key(s) {', '.join(map(repr, bad))}: "
+                "use letters, digits and '_', not starting with a digit"
+            )
+        return env
+
+    @field_validator("port_map")
+    @classmethod
+    def _ports_in_range(cls, ports: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in ports.items() if not 0 < v < 65536}
+        if bad:
+            raise ValueError(f"ports out of range 1-65535: {bad}")
+        return ports
+
+    @field_validator("resource", mode="before")
+    @classmethod
+    def _resolve_named_resource(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            from torchrun_core.plugins import named_resource
+
+            return named_resource(value)
+        return value
+
+    @model_validator(mode="after")
+    def _min_not_above_num(self) -> Role:
+        if self.min_replicas is not None and self.min_replicas > self.num_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) must not exceed "
+                f"num_replicas ({self.num_replicas})"
+            )
+        return self
+
+    # -- copies -------------------------------------------------------------
+    def with_env(self, env: Mapping[str, str] | None = None, **more: str) -> Role:
+        """A copy whose env has ``env`` and ``more`` merged over the current one."""
+        return self._replace(env={**self.env, **(env or {}), **more})
+
+    def with_args(self, *args: str, append: bool = False) -> Role:
+        """A copy with ``args`` replacing (or, with ``append``, following) the current args."""
+        return self._replace(args=[*self.args, *args] if append else list(args))
+
+    def with_replicas(self, num_replicas: int, min_replicas: int | None = None) -> Role:
+        return self._replace(num_replicas=num_replicas, min_replicas=min_replicas)
+
+    def with_resource(self, resource: Resource | str | None = None, **fields: Any) -> Role:
+        """A copy with a new resource: a Resource, a named resource, or fields to change."""
+        if resource is None:
+            resource = Resource.model_validate({**self.resource.model_dump(), **fields})
+        return self._replace(resource=resource)
+
+    def with_mounts(self, *mounts: Mount | Mapping[str, Any], append: bool = True) -> Role:
+        new = [m if isinstance(m, Mapping) else m.model_dump() for m in mounts]
+        old = [m.model_dump() for m in self.mounts] if append else []
+        return self._replace(mounts=old + new)
+
+
+class AppDef(_Spec):
+    """A named set of roles that together make one job."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
+    roles: list[Role] = Field(min_length=1)
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique_role_names(self) -> AppDef:
+        seen: set[str] = set()
+        for role in self.roles:
+            if role.name in seen:
+                raise ValueError(f"duplicate role name {role.name!r}")
+            seen.add(role.name)
+        return self
+
+    def role(self, name: str) -> Role:
+        """The role called ``name``. Raises KeyError naming the known roles."""
+        for role in self.roles:
+            if role.name == name:
+                return role
+        raise KeyError(f"app {self.name!r} has no role {name!r}; roles: {self.role_names}")
+
+    @property
+    def role_names(self) -> list[str]:
+        return [r.name for r in self.roles]
+
+    # -- copies -------------------------------------------------------------
+    def with_role(self, role: Role) -> AppDef:
+        """A copy where ``role`` replaces the role of the same name, or is added."""
+        roles = [role if r.name == role.name else r for r in self.roles]
+        if role.name not in self.role_names:
+            roles.append(role)
+        return self._replace(roles=[r.model_dump() for r in roles])
+
+    def map_roles(self, fn: Any, roles: Iterable[str] | None = None) -> AppDef:
+        """A copy with ``fn(role)`` applied to the named roles (all by default)."""
+        wanted = set(self.role_names if roles is None else roles)
+        for name in wanted - set(self.role_names):
+            self.role(name)  # raises KeyError naming the roles
+        new = [fn(r) if r.name in wanted else r for r in self.roles]
+        return self._replace(roles=[r.model_dump() for r in new])
+
+    def with_env(self, env: Mapping[str, str], roles: Iterable[str] | None = None) -> AppDef:
+        return self.map_roles(lambda r: r.with_env(env), roles)
+
+    def with_args(self, *args: str, roles: Iterable[str] | None = None) -> AppDef:
+        return self.map_roles(lambda r: r.with_args(*args), roles)
+
+    def with_replicas(self, num_replicas: int, roles: Iterable[str] | None = None) -> AppDef:
+        return self.map_roles(lambda r: r.with_replicas(num_replicas), roles)
+
+    def with_resource(self, resource: Resource | str, roles: Iterable[str] | None = None) -> AppDef:
+        return self.map_roles(lambda r: r.with_resource(resource), roles)
+
+    def with_mounts(self, *mounts: Mount, roles: Iterable[str] | None = None) -> AppDef:
+        return self.map_roles(lambda r: r.with_mounts(*mounts), roles)
+
+    # -- files --------------------------------------------------------------
+    @classmethod
+    def parse(cls, data: Any, *, source: str = "app spec") -> AppDef:
+        """Validate a mapping into an AppDef.
+
+        Raises:
+            SpecError: listing every bad field by path.
+        """
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            raise spec_error(err, source) from None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> AppDef:
+        """Read an AppDef from a ``.yaml``/``.yml`` or ``.json`` file.
+
+        Raises:
+            SpecError: for unreadable or invalid content, naming the file.
+        """
+        path = Path(path).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise SpecError(f"cannot read app file {str(path)!r}: {err.strerror}") from None
+        try:
+            if path.suffix.lower() == ".json":
+                data = json.loads(text)
+            else:
+                import yaml
+
+                data = yaml.safe_load(text)
+        except (ValueError, ImportError) as err:  # yaml.YAMLError subclasses Exception
+            raise SpecError(f"{path}: not valid {path.suffix[1:]}: {err}") from None
+        except Exception as err:
+            raise SpecError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None
+        return cls.parse(data, source=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-compatible data, without defaulted fields."""
+        return self.model_dump(mode="json", exclude_defaults=True)
+
+    def to_file(self, path: str | Path) -> Path:
+        """Write as YAML, or JSON when the suffix is ``.json``; returns the path."""
+        path = Path(path).expanduser()
+        if path.suffix.lower() == ".json":
+            text = json.dumps(self.to_dict(), indent=2) + "\n"
+        else:
+            import yaml
+
+            text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of app files, for editors and validators."""
+        return cls.model_json_schema()
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """``("roles", 0, "env")`` -> ``roles[0].env``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def spec_error(err: ValidationError, source: str = "app spec") -> SpecError:
+    """One SpecError whose message names every bad field path."""
+    errors = [(field_path(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in err.errors()]
+    shown = "; ".join(f"{path}: {msg}" for path, msg in errors[:5])
+    more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
+    return SpecError(f"invalid {source}: {shown}{more}", errors=errors)

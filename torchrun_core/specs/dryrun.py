@@ -1,0 +1,48 @@
+"""What a dry run returns: the scheduler-native request, printable and redacted."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from torchrun_core.specs.app import AppDef
+
+RequestT = TypeVar("RequestT")
+
+# Env keys whose values never appear in dry-run output or logs.
+SECRET_KEY_RE = re.compile(
+    r"(SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY|AUTH)",
+    re.IGNORECASE,
+)
+REDACTED = "***"
+
+
+def is_secret_key(key: str) -> bool:
+    return SECRET_KEY_RE.search(key) is not None
+
+
+def redact_env(env: dict[str, str]) -> dict[str, str]:
+    """A copy of ``env`` with secret-looking values replaced."""
+    return {k: (REDACTED if is_secret_key(k) else v) for k, v in env.items()}
+
+
+@dataclass
+class AppDryRunInfo(Generic[RequestT]):
+    """A scheduler's native request for an app, ready for ``schedule``.
+
+    ``str(info)`` renders the request with ``formatter`` (secrets redacted);
+    ``schedule(info)`` submits exactly ``request``.
+    """
+
+    request: RequestT
+    app: AppDef
+    scheduler: str
+    session: str
+    cfg: Any
+    formatter: Callable[[RequestT], str] = field(default=repr, repr=False)
+    app_id: str | None = None  # fixed at dry run when the scheduler picks ids up front
+
+    def __str__(self) -> str:
+        return self.formatter(self.request)
