@@ -7,6 +7,7 @@ then call a few small abstract ``_methods`` that talk to the engine.
 from __future__ import annotations
 
 import abc
+import builtins
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -228,7 +229,7 @@ class Scheduler(abc.ABC, Generic[OptionsT]):
     def _cancel(self, app_id: str) -> None: ...
 
     @abc.abstractmethod
-    def _list(self) -> list[ListedApp]: ...
+    def _list(self) -> builtins.list[ListedApp]: ...
 
     @abc.abstractmethod
     def _log_iter(
