@@ -8,7 +8,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from torchrun_core.errors import SpecError
 from torchrun_core.specs.mounts import Mount
@@ -30,7 +37,12 @@ class _Spec(BaseModel):
         # model_copy(update=) skips validation; a spec must stay valid.
         data = self.model_dump()
         data.update(update)
-        return type(self).model_validate(data)
+        try:
+            return type(self).model_validate(data)
+        except ValidationError as err:
+            # Same error type as AppDef.parse, so callers and the CLI see one kind.
+            source = f"{type(self).__name__} {getattr(self, 'name', '')!r}"
+            raise spec_error(err, source) from None
 
 
 class Role(_Spec):
@@ -87,14 +99,15 @@ class Role(_Spec):
             return named_resource(value)
         return value
 
-    @model_validator(mode="after")
-    def _min_not_above_num(self) -> Role:
-        if self.min_replicas is not None and self.min_replicas > self.num_replicas:
-            raise ValueError(
-                f"min_replicas ({self.min_replicas}) must not exceed "
-                f"num_replicas ({self.num_replicas})"
-            )
-        return self
+    # A field validator (not a model validator) so the error names min_replicas;
+    # num_replicas is declared first, so it is in info.data when it was valid.
+    @field_validator("min_replicas")
+    @classmethod
+    def _min_not_above_num(cls, value: int | None, info: ValidationInfo) -> int | None:
+        num = info.data.get("num_replicas")
+        if value is not None and num is not None and value > num:
+            raise ValueError(f"min_replicas ({value}) must not exceed num_replicas ({num})")
+        return value
 
     # -- copies -------------------------------------------------------------
     def with_env(self, env: Mapping[str, str] | None = None, **more: str) -> Role:
@@ -109,10 +122,12 @@ class Role(_Spec):
         return self._replace(num_replicas=num_replicas, min_replicas=min_replicas)
 
     def with_resource(self, resource: Resource | str | None = None, **fields: Any) -> Role:
-        """A copy with a new resource: a Resource, a named resource, or fields to change."""
-        if resource is None:
-            resource = Resource.model_validate({**self.resource.model_dump(), **fields})
-        return self._replace(resource=resource)
+        """A copy with a new resource: a Resource, a named resource, or fields to change.
+
+        ``fields`` apply over ``resource`` when both are given, else over the current one.
+        """
+        base = self.resource if resource is None else self._replace(resource=resource).resource
+        return self._replace(resource={**base.model_dump(), **fields})
 
     def with_mounts(self, *mounts: Mount | Mapping[str, Any], append: bool = True) -> Role:
         new = [m if isinstance(m, Mapping) else m.model_dump() for m in mounts]
@@ -127,14 +142,18 @@ class AppDef(_Spec):
     roles: list[Role] = Field(min_length=1)
     metadata: dict[str, str] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _unique_role_names(self) -> AppDef:
-        seen: set[str] = set()
-        for role in self.roles:
+    # A field validator (not a model validator) so the error is located at ``roles``.
+    @field_validator("roles")
+    @classmethod
+    def _unique_role_names(cls, roles: list[Role]) -> list[Role]:
+        seen: dict[str, int] = {}
+        for i, role in enumerate(roles):
             if role.name in seen:
-                raise ValueError(f"duplicate role name {role.name!r}")
-            seen.add(role.name)
-        return self
+                raise ValueError(
+                    f"duplicate role name {role.name!r} (roles[{seen[role.name]}] and roles[{i}])"
+                )
+            seen[role.name] = i
+        return roles
 
     def role(self, name: str) -> Role:
         """The role called ``name``. Raises KeyError naming the known roles."""
@@ -156,7 +175,12 @@ class AppDef(_Spec):
         return self._replace(roles=[r.model_dump() for r in roles])
 
     def map_roles(self, fn: Any, roles: Iterable[str] | None = None) -> AppDef:
-        """A copy with ``fn(role)`` applied to the named roles (all by default)."""
+        """A copy with ``fn(role)`` applied to the named roles (all by default).
+
+        ``roles`` may be one role name; a str is not taken as an iterable of names.
+        """
+        if isinstance(roles, str):
+            roles = [roles]
         wanted = set(self.role_names if roles is None else roles)
         for name in wanted - set(self.role_names):
             self.role(name)  # raises KeyError naming the roles

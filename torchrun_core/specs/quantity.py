@@ -42,8 +42,8 @@ def parse_cpu(value: object) -> float:
         cores = float(match["num"]) / (1000 if match["suffix"] == "m" else 1)
     else:
         raise ValueError("cpu must be a number of cores or a quantity like '500m'")
-    if cores < 0 or math.isnan(cores):
-        raise ValueError("cpu must not be negative")
+    if not math.isfinite(cores) or cores < 0:
+        raise ValueError("cpu must be a finite, non-negative number of cores")
     return cores
 
 
@@ -59,8 +59,9 @@ def parse_memory_mb(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError("memory must be a number of MiB or a quantity like '512Mi'")
     if isinstance(value, (int, float)):
-        if value < 0 or math.isnan(value):
-            raise ValueError("memory must not be negative")
+        # inf would otherwise escape as OverflowError, not a field error.
+        if not math.isfinite(value) or value < 0:
+            raise ValueError("memory must be a finite, non-negative number of MiB")
         return math.ceil(value)
     if not isinstance(value, str):
         raise ValueError("memory must be a number of MiB or a quantity like '512Mi'")
