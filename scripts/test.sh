@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The project's test command (README, .ci/run): set up a venv, then lint,
+# type-check, build the docs and run the tests. Extra arguments go to pytest,
+# e.g. `bash scripts/test.sh -k plugins -x`.
+#
+# Environment:
+#   PYTHON   interpreter that creates the venv (default: python3; must be >= 3.10)
+#   VENV     venv to create or reuse (default: <repo>/.venv)
+#   CI=true  integration tests fail (instead of skipping) when their engine is missing
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-$ROOT/.venv}
+WORK=$ROOT/.ci/work # scratch space: wheel, mypy copy, docs site (git-ignored)
+PY=$VENV/bin/python
+mkdir -p "$WORK"
+
+section() { printf '\n==> %s\n' "$*"; }
+
+# --- system packages ---------------------------------------------------------
+# Nothing yet. Later issues install their engines' Debian packages here
+# (docker.io, slurm, ...) when CI=true or when they are missing.
+
+# --- venv and Python packages ------------------------------------------------
+section "venv: $VENV"
+if [ ! -x "$PY" ]; then
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || {
+        echo "error: $PYTHON is older than Python 3.10" >&2
+        exit 1
+    }
+    "$PYTHON" -m venv "$VENV"
+fi
+"$PY" --version
+
+# Re-install only when what the install depends on changed: the stamp hashes
+# pyproject.toml and the example plugin's sources.
+install_key() {
+    {
+        cat pyproject.toml
+        find tests/plugin_dist -name build -prune -o -name '*.egg-info' -prune \
+            -o -type f ! -name '*.pyc' -print | LC_ALL=C sort | xargs cat
+    } | sha256sum | cut -d' ' -f1
+}
+STAMP=$VENV/.torchrun-core-test-install
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$(install_key)" ]; then
+    section "install: -e .[dev], tests/plugin_dist"
+    "$PY" -m pip install --quiet --upgrade pip
+    "$PY" -m pip install --quiet -e '.[dev]'
+    # The example plugin is a separate distribution installed like any
+    # third-party package (not editable). --no-deps: its only dependency,
+    # torchrun-core, is the editable install above, and must not be fetched.
+    "$PY" -m pip install --quiet --no-deps --force-reinstall ./tests/plugin_dist
+    install_key >"$STAMP"
+else
+    section "install: up to date ($STAMP)"
+fi
+
+# --- engines -----------------------------------------------------------------
+# Later issues start their engines here (dockerd, slurmctld/slurmd + sshd, a
+# loopback Kubernetes) and export what their tests need to find them.
+
+# --- lint ----------------------------------------------------------------------
+section "ruff check"
+"$VENV/bin/ruff" check .
+section "ruff format --check"
+"$VENV/bin/ruff" format --check .
+
+# --- types ---------------------------------------------------------------------
+# mypy cannot type-check the editable install as it is: setuptools maps
+# schedulers/ and components/ to torchrun_core.schedulers and
+# torchrun_core.components through an import hook (a sys.meta_path finder),
+# and mypy resolves modules from directories only, so it would never see them
+# as part of torchrun_core. Instead we build the wheel from this tree, unpack
+# it, and run mypy inside that copy, where torchrun_core/schedulers and
+# torchrun_core/components are real directories. This checks exactly what a
+# user installs. Messages are mapped back to the source paths
+# (torchrun_core/schedulers/x.py -> schedulers/x.py). The example plugin is
+# checked from its sources too, since docs/plugins.md shows it as the example.
+section "build the wheel"
+rm -rf "$WORK/dist" "$WORK/mypy-site"
+"$PY" -m build --wheel --outdir "$WORK/dist" . >"$WORK/build.log" 2>&1 || {
+    cat "$WORK/build.log" >&2
+    exit 1
+}
+WHEEL=$(ls "$WORK"/dist/torchrun_core-*.whl)
+echo "$WHEEL"
+export TORCHRUN_CORE_TEST_WHEEL=$WHEEL # tests/test_packaging.py installs this one
+"$PY" -m zipfile -e "$WHEEL" "$WORK/mypy-site"
+
+section "mypy --strict: torchrun_core, schedulers, components, example plugin"
+(
+    cd "$WORK/mypy-site"
+    MYPYPATH=$ROOT/tests/plugin_dist/src "$VENV/bin/mypy" \
+        --config-file "$ROOT/pyproject.toml" --cache-dir "$WORK/mypy-cache" \
+        -p torchrun_core -p torchrun_core_example_plugin
+) | sed -E -e 's#^torchrun_core/(schedulers|components)/#\1/#' -e "s#^$ROOT/##"
+
+# --- docs ----------------------------------------------------------------------
+section "mkdocs build --strict"
+"$VENV/bin/mkdocs" build --strict --quiet --site-dir "$WORK/site"
+
+# --- tests ---------------------------------------------------------------------
+section "pytest"
+status=0
+"$PY" -m pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+    echo "error: pytest collected no tests" >&2
+    exit 1
+fi
+exit "$status"

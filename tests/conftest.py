@@ -1,0 +1,98 @@
+"""Fixtures and rules shared by every test.
+
+- Each test gets its own ``TORCHRUN_CORE_STATE_DIR`` (under ``tmp_path``), and
+  no other ``TORCHRUN_CORE_*`` variable leaks in from the caller's shell
+  (``TORCHRUN_CORE_TEST_*``, set by the test command, is kept), so a test
+  never touches the user's real state dir.
+- The process-wide plugin registry is forgotten after each test, so that a
+  test changing the environment (a blocked plugin, a new entry point) cannot
+  leak its registry into the next one; ``fresh_registry`` gives a new one.
+- Integration tests marked ``docker``, ``slurm`` or ``kubernetes`` call
+  :func:`require_engine`: outside CI a missing engine skips the test and says
+  why; under ``CI=true`` it fails it. Any other skip of such a test under CI
+  (``pytest.importorskip``, a ``skipif``) is turned into a failure as well.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from torchrun_core.plugins import PluginRegistry, get_registry, reset_registry
+
+ENGINE_MARKERS = ("docker", "slurm", "kubernetes")
+# Variables the test command sets for the tests themselves (e.g. the wheel to
+# install, an engine's address) use this prefix and are kept.
+TEST_ENV_PREFIX = "TORCHRUN_CORE_TEST_"
+
+
+def in_ci() -> bool:
+    """True when running under CI (``CI=true``), where missing engines are failures."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require_engine(name: str, available: bool, why: str) -> None:
+    """Go on when engine ``name`` is available; else skip, or fail under CI.
+
+    Args:
+        name: the engine, e.g. ``"docker"``.
+        available: whether the test can reach it.
+        why: what is missing, e.g. ``"no dockerd socket at /run/x.sock"``.
+    """
+    if available:
+        return
+    message = f"{name} engine not available: {why}"
+    if in_ci():
+        pytest.fail(f"{message} (CI=true: a missing engine fails the run)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(name="require_engine")
+def require_engine_fixture() -> Callable[[str, bool, str], None]:
+    """:func:`require_engine`, for tests that prefer a fixture to an import."""
+    return require_engine
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private state dir per test, and no TORCHRUN_CORE_* settings from outside."""
+    for key in list(os.environ):
+        if key.startswith("TORCHRUN_CORE_") and not key.startswith(TEST_ENV_PREFIX):
+            monkeypatch.delenv(key)
+    state = tmp_path / "state"
+    monkeypatch.setenv("TORCHRUN_CORE_STATE_DIR", str(state))
+    yield state
+    reset_registry()
+
+
+@pytest.fixture
+def state_dir(_isolated_state: Path) -> Path:
+    """This test's ``TORCHRUN_CORE_STATE_DIR``."""
+    return _isolated_state
+
+
+@pytest.fixture
+def fresh_registry() -> Iterator[PluginRegistry]:
+    """A plugin registry loaded now, from the current environment; forgotten afterwards."""
+    reset_registry()
+    yield get_registry()
+    reset_registry()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under CI=true, an engine-marked test that skipped has failed."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if not (report.skipped and in_ci()):
+        return
+    engines = [m for m in ENGINE_MARKERS if item.get_closest_marker(m) is not None]
+    if engines and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{'/'.join(engines)} test skipped under CI=true, which counts as a failure: {reason}"
+        )
