@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pytest
@@ -10,7 +11,12 @@ from pydantic import ValidationError
 
 from torchrun_core.errors import SpecError
 from torchrun_core.specs.app import AppDef
-from torchrun_core.specs.quantity import parse_cpu, parse_memory_mb
+from torchrun_core.specs.quantity import (
+    CPU_PATTERN,
+    MEMORY_PATTERN,
+    parse_cpu,
+    parse_memory_mb,
+)
 from torchrun_core.specs.resource import NULL_RESOURCE, Resource
 
 
@@ -174,3 +180,16 @@ def test_quantity_error_in_app_names_path_and_hint() -> None:
     [(path, msg)] = info.value.errors
     assert path == "roles[0].resource.memory_mb"
     assert "512Mi" in msg
+
+
+@pytest.mark.parametrize(
+    "text", ["500m", "2", " 1.5 ", ".5", "1Gi", "512Mi", "1G", "4gi", "-1", "1e3", "abc", "2x", ""]
+)
+def test_schema_patterns_accept_exactly_what_the_parsers_accept(text: str) -> None:
+    for pattern, parse in ((CPU_PATTERN, parse_cpu), (MEMORY_PATTERN, parse_memory_mb)):
+        try:
+            parse(text)
+            parsed = True
+        except ValueError:
+            parsed = False
+        assert (re.search(pattern, text) is not None) == parsed, (pattern, text)

@@ -16,6 +16,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic.config import JsonDict
 
 from torchrun_core.errors import SpecError
 from torchrun_core.specs.mounts import Mount
@@ -45,6 +46,16 @@ class _Spec(BaseModel):
             raise spec_error(err, source) from None
 
 
+def _resource_or_name_schema(schema: JsonDict) -> None:
+    """JSON Schema of ``Role.resource``: a Resource, or a plugin's named resource."""
+    resource = dict(schema)
+    schema.clear()
+    schema["anyOf"] = [
+        resource,
+        {"type": "string", "description": "a named resource from a plugin, e.g. 'gpu.small'"},
+    ]
+
+
 class Role(_Spec):
     """One kind of process in an app, run as ``num_replicas`` identical replicas."""
 
@@ -59,7 +70,7 @@ class Role(_Spec):
     min_replicas: int | None = Field(default=None, ge=1)
     max_retries: int = Field(default=0, ge=0)
     retry_policy: RetryPolicy = RetryPolicy.APPLICATION
-    resource: Resource = Field(default_factory=Resource)
+    resource: Resource = Field(default_factory=Resource, json_schema_extra=_resource_or_name_schema)
     port_map: dict[str, int] = Field(default_factory=dict)
     mounts: list[Mount] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -227,6 +238,8 @@ class AppDef(_Spec):
             text = path.read_text(encoding="utf-8")
         except OSError as err:
             raise SpecError(f"cannot read app file {str(path)!r}: {err.strerror}") from None
+        except UnicodeDecodeError as err:
+            raise SpecError(f"cannot read app file {str(path)!r}: not UTF-8 text: {err}") from None
         try:
             if path.suffix.lower() == ".json":
                 data = json.loads(text)

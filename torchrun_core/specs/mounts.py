@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 
 class _Mount(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_serializer(mode="wrap")
+    def _keep_type(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # "type" tells the mount kinds apart when a file is read back, so dumping
+        # with exclude_defaults (as AppDef.to_dict does) must not drop it.
+        data: dict[str, Any] = handler(self)
+        return {"type": type(self).model_fields["type"].default, **data}
 
 
 class BindMount(_Mount):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import re
 
-_QUANTITY_RE = re.compile(r"^\s*(?P<num>[0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*(?P<suffix>[A-Za-z]*)\s*$")
+_NUMBER = r"(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
+_QUANTITY_RE = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<suffix>[A-Za-z]*)\s*$")
 
 _MEMORY_FACTORS = {
     "": 1,
@@ -23,6 +24,10 @@ _MEMORY_FACTORS = {
     "Ei": 2**60,
 }
 _MIB = 2**20
+
+# The strings each parser accepts, for the JSON Schema of app files.
+CPU_PATTERN = rf"^\s*{_NUMBER}\s*m?\s*$"
+MEMORY_PATTERN = rf"^\s*{_NUMBER}\s*(?:{'|'.join(k for k in _MEMORY_FACTORS if k)})\s*$"
 
 
 def parse_cpu(value: object) -> float:

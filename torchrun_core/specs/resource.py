@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from torchrun_core.specs.quantity import parse_cpu, parse_memory_mb
+from torchrun_core.specs.quantity import CPU_PATTERN, MEMORY_PATTERN, parse_cpu, parse_memory_mb
 
-Cpu = Annotated[float, BeforeValidator(parse_cpu)]
-MemoryMB = Annotated[int, BeforeValidator(parse_memory_mb)]
+
+def _number_or_quantity(pattern: str) -> WithJsonSchema:
+    # The schema must accept what the parser accepts ("500m", "4Gi"), not only numbers.
+    return WithJsonSchema(
+        {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": pattern}]}
+    )
+
+
+Cpu = Annotated[float, BeforeValidator(parse_cpu), _number_or_quantity(CPU_PATTERN)]
+MemoryMB = Annotated[int, BeforeValidator(parse_memory_mb), _number_or_quantity(MEMORY_PATTERN)]
 
 
 class Resource(BaseModel):
