@@ -68,6 +68,11 @@ class PluginRegistry:
     blocked: list[str] = field(default_factory=list)
     _provided: dict[str, dict[str, list[Provided]]] = field(default_factory=dict)
 
+    def register(self, plugin: object, name: str | None = None) -> None:
+        """Add a plugin object or module in-process (tests, embedding apps), like an entry point."""
+        self.manager.register(plugin, name=name)
+        self._provided.clear()  # what is provided changed
+
     # -- what is provided ---------------------------------------------------
     def provided(self, kind: str) -> dict[str, list[Provided]]:
         """Every name of ``kind`` with all the plugins providing it (conflicts included)."""
