@@ -32,7 +32,8 @@ def redact_env(env: dict[str, str]) -> dict[str, str]:
 class AppDryRunInfo(Generic[RequestT]):
     """A scheduler's native request for an app, ready for ``schedule``.
 
-    ``str(info)`` renders the request with ``formatter`` (secrets redacted);
+    ``str(info)`` renders the request with ``formatter``, then blanks out any
+    secret env value of the app that is still visible;
     ``schedule(info)`` submits exactly ``request``.
     """
 
@@ -45,4 +46,25 @@ class AppDryRunInfo(Generic[RequestT]):
     app_id: str | None = None  # fixed at dry run when the scheduler picks ids up front
 
     def __str__(self) -> str:
-        return self.formatter(self.request)
+        text = self.formatter(self.request)
+        # Safety net for a formatter that forgets to redact (the default repr does):
+        # no secret env value of the app is ever printed.
+        for secret in _secret_values(self.app):
+            text = text.replace(secret, REDACTED)
+        return text
+
+
+# Shorter values are skipped: replacing "1" or "on" everywhere would garble the
+# output while hiding nothing worth hiding.
+_MIN_SECRET_LEN = 4
+
+
+def _secret_values(app: AppDef) -> list[str]:
+    """Values of the app's secret-looking env vars, longest first."""
+    values = {
+        v
+        for role in app.roles
+        for k, v in role.env.items()
+        if is_secret_key(k) and len(v) >= _MIN_SECRET_LEN
+    }
+    return sorted(values, key=len, reverse=True)

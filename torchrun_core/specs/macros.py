@@ -7,6 +7,7 @@ through untouched.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,8 @@ RANK0_ENV = "${rank0_env}"
 # ${rank0_env} expands to its *name*, so that `sh -c` can read it.
 RANK0_HOST_ENV = "TORCHRUN_CORE_RANK0_HOST"
 
+_MACRO_RE = re.compile(r"\$\{(app_id|replica_id|img_root|rank0_env)\}")
+
 
 @dataclass(frozen=True)
 class Macros:
@@ -30,14 +33,11 @@ class Macros:
     rank0_env: str = RANK0_HOST_ENV
 
     def substitute(self, text: str) -> str:
+        """``text`` with every macro replaced by its value."""
         if "${" not in text:
             return text
-        return (
-            text.replace(APP_ID, self.app_id)
-            .replace(REPLICA_ID, self.replica_id)
-            .replace(IMG_ROOT, self.img_root)
-            .replace(RANK0_ENV, self.rank0_env)
-        )
+        # One pass, so a value that itself contains macro text is not expanded again.
+        return _MACRO_RE.sub(lambda m: str(getattr(self, m[1])), text)
 
     def apply_args(self, args: Sequence[str]) -> list[str]:
         return [self.substitute(a) for a in args]

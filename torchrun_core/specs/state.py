@@ -49,11 +49,17 @@ class AppState(str, Enum):
     def __gt__(self, other: object) -> bool:
         return isinstance(other, AppState) and self.after(other)
 
+    # Not ``self == other or ...``: str equality would make RUNNING <= "RUNNING"
+    # true while RUNNING < "SUCCEEDED" is false, and UNKNOWN <= UNKNOWN true.
     def __le__(self, other: object) -> bool:
-        return self == other or self < other
+        if not isinstance(other, AppState) or self.rank is None:
+            return False
+        return self is other or self.before(other)
 
     def __ge__(self, other: object) -> bool:
-        return self == other or self > other
+        if not isinstance(other, AppState) or self.rank is None:
+            return False
+        return self is other or self.after(other)
 
     def __hash__(self) -> int:
         return hash(self.value)
