@@ -1,0 +1,94 @@
+"""What the run store remembers about a submitted app: its record and state events.
+
+These are plain dataclasses so that reading thousands of rows stays cheap:
+the AppDef is parsed from its stored JSON only when ``RunRecord.app`` is
+first read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from torchrun_core.specs.state import AppState
+
+if TYPE_CHECKING:
+    from torchrun_core.specs.app import AppDef
+    from torchrun_core.specs.status import AppStatus
+
+
+@dataclass
+class RunRecord:
+    """One submitted app as the run store (and, when refreshed, its scheduler) sees it.
+
+    ``app`` is None when the store does not know the app (only its scheduler
+    does); ``status`` is the scheduler's latest report, None when not fetched.
+    """
+
+    handle: str
+    scheduler: str
+    session: str
+    app_id: str
+    app_name: str
+    state: AppState
+    created_at: float | None = None
+    updated_at: float | None = None
+    parent_run_id: str | None = None
+    cfg: dict[str, Any] = field(default_factory=dict)
+    status: AppStatus | None = None
+    app_json: str | None = field(default=None, repr=False)
+
+    @cached_property
+    def app(self) -> AppDef | None:
+        """The submitted AppDef (with the injected tracker env), parsed on first use."""
+        if self.app_json is None:
+            return None
+        from torchrun_core.specs.app import AppDef
+
+        return AppDef.model_validate_json(self.app_json)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible data, for ``--json`` output."""
+        return {
+            "handle": self.handle,
+            "scheduler": self.scheduler,
+            "session": self.session,
+            "app_id": self.app_id,
+            "app_name": self.app_name,
+            "state": self.state.value,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "parent_run_id": self.parent_run_id,
+            "cfg": self.cfg,
+            "app": json.loads(self.app_json) if self.app_json is not None else None,
+            "status": self.status.model_dump(mode="json") if self.status is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """One state change of one run.
+
+    ``seq`` is unique and increasing across the whole store; ``index`` counts
+    this run's events from 1.
+    """
+
+    seq: int
+    handle: str
+    index: int
+    state: AppState
+    at: float
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible data, for ``--json`` output."""
+        return {
+            "seq": self.seq,
+            "handle": self.handle,
+            "index": self.index,
+            "state": self.state.value,
+            "at": self.at,
+            "message": self.message,
+        }

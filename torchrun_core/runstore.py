@@ -1,0 +1,316 @@
+"""The embedded run store: every submitted app and its state history, in SQLite.
+
+One database file, ``runs.sqlite`` in :func:`torchrun_core.paths.state_dir`,
+shared by every process of the user. It runs in WAL mode so that readers
+never block the writer, and every state change is written inside
+``BEGIN IMMEDIATE`` so that concurrent writers neither lose nor duplicate an
+event. ``sqlite3`` is imported when the first connection opens.
+"""
+
+from __future__ import annotations
+
+import builtins
+import heapq
+import itertools
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from torchrun_core.errors import BackendError
+from torchrun_core.paths import STATE_DIR_ENV, state_dir
+from torchrun_core.run_record import RunEvent, RunRecord
+from torchrun_core.runstore_schema import SCHEMA_VERSION, migrate
+from torchrun_core.specs.state import AppState
+
+if TYPE_CHECKING:
+    import sqlite3
+
+DB_NAME = "runs.sqlite"
+_RUN_COLUMNS = (
+    "handle, scheduler, session, app_id, app_name, state, created_at, updated_at, "
+    "parent_run_id, cfg_json, app_json"
+)
+# Connections inherited across fork() must never be used or closed by the
+# child (SQLite forbids it); keeping a reference stops the GC closing them.
+_ABANDONED: list[sqlite3.Connection] = []
+
+
+class RunStore:
+    """Records submitted apps and their state changes; safe across threads and processes.
+
+    Args:
+        path: the database file; default ``state_dir() / "runs.sqlite"``.
+        busy_timeout_s: how long a writer waits for another writer's lock.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, busy_timeout_s: float = 30.0):
+        self._path = Path(path).expanduser() if path is not None else None
+        self._busy_timeout_s = busy_timeout_s
+        self._db: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        self._lock = threading.RLock()
+
+    @property
+    def path(self) -> Path:
+        """The database file (resolving the state dir on first use)."""
+        if self._path is None:
+            self._path = state_dir() / DB_NAME
+        return self._path
+
+    # -- connection ---------------------------------------------------------
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """The process's connection, under the store's lock; SQLite errors become BackendError."""
+        if self._pid != os.getpid():  # forked: the parent's connection and lock are not ours
+            if self._db is not None:
+                _ABANDONED.append(self._db)
+            self._db, self._pid, self._lock = None, os.getpid(), threading.RLock()
+        import sqlite3
+
+        with self._lock:
+            try:
+                if self._db is None:
+                    self._db = self._open()
+                yield self._db
+            except sqlite3.Error as err:
+                raise BackendError(
+                    f"run store {str(self.path)!r} failed: {err}",
+                    hint="check the file and its directory; move it aside to start afresh, "
+                    f"or use another state dir with {STATE_DIR_ENV}",
+                ) from err
+
+    def _open(self) -> sqlite3.Connection:
+        import sqlite3
+
+        path = self.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            # App specs may carry secrets in their env: keep the file private.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        db = sqlite3.connect(
+            path, timeout=self._busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+        try:
+            db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_s * 1000)}")
+            _set_wal(db)
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            migrate(db, str(path))
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction taking the database's write lock up front (BEGIN IMMEDIATE)."""
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close this process's connection; the store reopens on next use."""
+        with self._lock:
+            if self._db is not None and self._pid == os.getpid():
+                self._db.close()
+            self._db = None
+
+    # -- writes -------------------------------------------------------------
+    def add_run(
+        self,
+        handle: str,
+        *,
+        scheduler: str,
+        session: str,
+        app_id: str,
+        app_name: str,
+        app_json: str | None,
+        cfg: dict[str, Any] | None = None,
+        parent_run_id: str | None = None,
+        state: AppState = AppState.SUBMITTED,
+        created_at: float | None = None,
+        message: str | None = None,
+    ) -> RunRecord:
+        """Record a newly submitted app with its first state event.
+
+        A handle its scheduler reuses (an engine that restarted its ids)
+        replaces the older record and its events.
+        """
+        now = time.time() if created_at is None else created_at
+        cfg_json = json.dumps(cfg or {}, sort_keys=True)
+        with self._write() as db:
+            db.execute("DELETE FROM runs WHERE handle = ?", (handle,))
+            db.execute(
+                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (handle, scheduler, session, app_id, app_name, state.value, now, now,
+                 parent_run_id, cfg_json, app_json),
+            )  # fmt: skip
+            db.execute(
+                "INSERT INTO events (handle, idx, state, at, message) VALUES (?, 1, ?, ?, ?)",
+                (handle, state.value, now, message),
+            )
+        return RunRecord(
+            handle, scheduler, session, app_id, app_name, state, now, now,
+            parent_run_id, dict(cfg or {}), None, app_json,
+        )  # fmt: skip
+
+    def record_state(
+        self, handle: str, state: AppState, message: str | None = None, *, at: float | None = None
+    ) -> bool:
+        """Append a state event when ``state`` differs from the run's latest; True if written.
+
+        Nothing is written for an unknown handle, for UNKNOWN (it says nothing
+        about the run), once the run is terminal (a terminal state is final),
+        or when ``at`` (when the state was observed) is older than the latest
+        event (a stale read racing a newer writer).
+        """
+        state = AppState(state)
+        if state is AppState.UNKNOWN:
+            return False
+        at = time.time() if at is None else at
+        # Cheap unlocked read first: most status refreshes change nothing.
+        latest = self._latest(handle)
+        if latest is None or not _changes(latest, state, at):
+            return False
+        with self._write() as db:
+            row = db.execute(
+                "SELECT state, updated_at FROM runs WHERE handle = ?", (handle,)
+            ).fetchone()
+            if row is None or not _changes((AppState(row[0]), row[1]), state, at):
+                return False
+            db.execute(
+                "INSERT INTO events (handle, idx, state, at, message) VALUES "
+                "(?, (SELECT COALESCE(MAX(idx), 0) + 1 FROM events WHERE handle = ?), ?, ?, ?)",
+                (handle, handle, state.value, at, message or None),
+            )
+            db.execute(
+                "UPDATE runs SET state = ?, updated_at = ? WHERE handle = ?",
+                (state.value, at, handle),
+            )
+        return True
+
+    def delete(self, handle: str) -> bool:
+        """Forget a run and its events; True when it existed."""
+        with self._write() as db:
+            return db.execute("DELETE FROM runs WHERE handle = ?", (handle,)).rowcount > 0
+
+    # -- reads --------------------------------------------------------------
+    def _latest(self, handle: str) -> tuple[AppState, float] | None:
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT state, updated_at FROM runs WHERE handle = ?", (handle,)
+            ).fetchone()
+        return None if row is None else (AppState(row[0]), row[1])
+
+    def state(self, handle: str) -> AppState | None:
+        """The run's latest recorded state, None for an unknown handle."""
+        latest = self._latest(handle)
+        return None if latest is None else latest[0]
+
+    def get(self, handle: str) -> RunRecord | None:
+        """The run recorded under ``handle``, or None."""
+        with self._connection() as db:
+            row = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE handle = ?", (handle,))
+            found = row.fetchone()
+        return None if found is None else _record(found)
+
+    def list(
+        self,
+        scheduler: str | None = None,
+        states: Sequence[AppState] | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[RunRecord]:
+        """Runs matching every given filter, newest first.
+
+        Args:
+            scheduler: only this scheduler's runs.
+            states: only runs whose latest state is one of these.
+            since: only runs created at or after this unix time.
+            limit: at most this many runs.
+        """
+        limit = None if limit is None else max(0, limit)
+        values = [None] if states is None else sorted({AppState(s).value for s in states})
+        # One query per state, merged: each walks its own index in created_at
+        # order and stops at ``limit``; an IN (...) list would sort every match.
+        per_state = [self._list_query(scheduler, v, since, limit) for v in values]
+        rows = heapq.merge(*per_state, key=lambda r: (r[6], r[-1]), reverse=True)
+        return [_record(row[:-1]) for row in itertools.islice(rows, limit)]
+
+    def _list_query(
+        self, scheduler: str | None, state: str | None, since: float | None, limit: int | None
+    ) -> builtins.list[tuple[Any, ...]]:
+        where: list[str] = []
+        params: list[Any] = []
+        for column, op, value in (
+            ("scheduler", "=", scheduler),
+            ("state", "=", state),
+            ("created_at", ">=", since),
+        ):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                params.append(value)
+        sql = f"SELECT {_RUN_COLUMNS}, rowid FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        params.append(-1 if limit is None else max(0, limit))
+        with self._connection() as db:
+            rows: builtins.list[tuple[Any, ...]] = db.execute(sql, params).fetchall()
+        return rows
+
+    def events(self, handle: str) -> builtins.list[RunEvent]:
+        """The run's state events in order (empty for an unknown handle)."""
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT seq, handle, idx, state, at, message FROM events "
+                "WHERE handle = ? ORDER BY idx",
+                (handle,),
+            ).fetchall()
+        return [RunEvent(r[0], r[1], r[2], AppState(r[3]), r[4], r[5]) for r in rows]
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self._path) if self._path else 'state_dir()/' + DB_NAME!r})"
+
+
+def _changes(latest: tuple[AppState, float], state: AppState, at: float) -> bool:
+    """Whether observing ``state`` at ``at`` is news over the run's latest (state, time)."""
+    current, updated_at = latest
+    return state is not current and not current.is_terminal and at >= updated_at
+
+
+def _record(row: tuple[Any, ...]) -> RunRecord:
+    (handle, scheduler, session, app_id, app_name, state, created, updated, parent, cfg, app) = row
+    return RunRecord(
+        handle, scheduler, session, app_id, app_name, AppState(state), created, updated,
+        parent, json.loads(cfg) if cfg else {}, None, app,
+    )  # fmt: skip
+
+
+def _set_wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL, retrying while another process holds the lock (a first concurrent open)."""
+    import sqlite3
+
+    deadline = time.monotonic() + 10.0
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+__all__ = ["DB_NAME", "SCHEMA_VERSION", "RunStore"]
