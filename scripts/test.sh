@@ -99,7 +99,7 @@ section "mypy --strict: torchrun_core, schedulers, components, example plugin"
 
 # --- docs ----------------------------------------------------------------------
 section "mkdocs build --strict"
-"$VENV/bin/mkdocs" build --strict --quiet --site-dir "$WORK/site"
+NO_MKDOCS_2_WARNING=1 "$VENV/bin/mkdocs" build --strict --quiet --site-dir "$WORK/site"
 
 # --- tests ---------------------------------------------------------------------
 section "pytest"

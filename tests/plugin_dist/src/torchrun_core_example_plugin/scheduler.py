@@ -196,6 +196,6 @@ class ExampleScheduler(Scheduler[ExampleOptions]):
         os.replace(tmp, self._path(app_id))
 
 
-def create_scheduler(session_name: str, record_dir: str | None = None) -> ExampleScheduler:
-    """The factory the plugin registers: ``factory(session_name, **scheduler_params)``."""
-    return ExampleScheduler(session_name, record_dir=record_dir)
+def create_scheduler(session: str, record_dir: str | None = None) -> ExampleScheduler:
+    """The factory the plugin registers, called as ``factory(session=..., **scheduler_params)``."""
+    return ExampleScheduler(session, record_dir=record_dir)
