@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -62,6 +62,14 @@ class ListedApp:
     name: str = ""
 
 
+def _type_name(annotation: Any) -> str:
+    """A type as written in code: ``int``, ``list[str]``, ``int | None``, ``Literal['a']``."""
+    # __name__ alone would print list[str] as "list" and Optional[int] as "Optional".
+    if isinstance(annotation, type) and not get_args(annotation):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
 class Watcher:
     """Blocks until an app may have changed. This default polls with backoff.
 
@@ -98,7 +106,7 @@ class Scheduler(abc.ABC, Generic[OptionsT]):
         """The options this scheduler takes, with types, defaults and help."""
         out = []
         for name, info in cls.Options.model_fields.items():
-            type_name = getattr(info.annotation, "__name__", None) or str(info.annotation)
+            type_name = _type_name(info.annotation)
             default = None if info.is_required() else info.get_default(call_default_factory=True)
             out.append(
                 OptionInfo(name, type_name, default, info.is_required(), info.description or "")
@@ -179,7 +187,8 @@ class Scheduler(abc.ABC, Generic[OptionsT]):
         """Whole lines (with their newline) of replica ``k`` of ``role_name``, in order.
 
         ``attempt`` picks one run of a retried replica (0 is the first); None
-        reads every attempt in order. Raises at once (not on first ``next``) when the app is unknown.
+        reads every attempt in order. Raises at once (not on first ``next``)
+        when the app is unknown.
 
         Raises:
             AppNotFoundError: the app id is unknown.

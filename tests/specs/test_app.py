@@ -13,12 +13,6 @@ from torchrun_core.specs.resource import Resource
 from torchrun_core.specs.retry import RetryPolicy
 
 
-@pytest.fixture(autouse=True)
-def _own_state_dir(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Named-resource lookups load plugins; keep them away from the user's state dir.
-    monkeypatch.setenv("TORCHRUN_CORE_STATE_DIR", str(tmp_path / "state"))
-
-
 def role_data(**over: Any) -> dict[str, Any]:
     return {"name": "trainer", "entrypoint": "python", **over}
 
