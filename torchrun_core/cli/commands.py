@@ -1,0 +1,40 @@
+"""The table of subcommands: name, one-line help and the module that runs it.
+
+Only this table is read to build ``torchrun-core --help``; a subcommand's
+module is imported when that subcommand runs (or shows its own help), so
+the top-level help stays free of pydantic, pluggy and the rest.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+# A NamedTuple, not a dataclass: importing dataclasses costs --help ~8 ms.
+class Command(NamedTuple):
+    """One ``torchrun-core <name>`` subcommand."""
+
+    name: str
+    help: str
+
+    @property
+    def module(self) -> str:
+        """The module defining ``add_arguments(parser)`` and ``execute(args) -> int``."""
+        return f"torchrun_core.cli.{self.name}"
+
+
+COMMANDS: dict[str, Command] = {
+    c.name: c
+    for c in (
+        Command("run", "run a component or an app file on a scheduler"),
+        Command("status", "show the status of an app"),
+        Command("wait", "wait until an app reaches a state (default: until it ends)"),
+        Command("log", "print the output of an app's replicas"),
+        Command("cancel", "cancel apps"),
+        Command("list", "list the apps submitted from this machine"),
+        Command("describe", "show an app's spec, options, status and history"),
+        Command("runopts", "show the run options of the schedulers"),
+        Command("plugins", "show the loaded plugins, what they provide, and their errors"),
+        Command("builtins", "list the installed components"),
+    )
+}
