@@ -38,7 +38,35 @@ _EXPORTS = {
     "TorchrunCoreError": "torchrun_core.errors",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+# Spelled out (not computed from _EXPORTS) so that type checkers see the
+# re-exports: mypy --strict rejects `from torchrun_core import AppDef` otherwise.
+# tests/test_lazy_imports.py checks it matches _EXPORTS and stays sorted.
+__all__ = [
+    "AppDef",
+    "AppDryRunInfo",
+    "AppHandle",
+    "AppState",
+    "AppStatus",
+    "BindMount",
+    "DeviceMount",
+    "Macros",
+    "ReplicaStatus",
+    "Resource",
+    "RetryPolicy",
+    "Role",
+    "RoleStatus",
+    "RunStore",
+    "Runner",
+    "RunnerEvent",
+    "Scheduler",
+    "SchedulerOptions",
+    "Stream",
+    "TorchrunCoreError",
+    "VolumeMount",
+    "__version__",
+    "get_runner",
+    "hookimpl",
+]
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS)
 
