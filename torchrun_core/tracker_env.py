@@ -1,0 +1,104 @@
+"""The env vars that let a running job find its own handle, its parent run and its trackers.
+
+``Runner.dryrun`` adds them to every role, so that tracker plugins inside
+the job can report to the right experiment and link child runs to parents.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+
+from torchrun_core.errors import InvalidInputError
+from torchrun_core.specs.app import AppDef
+from torchrun_core.specs.macros import APP_ID
+
+APP_HANDLE_ENV = "TORCHRUN_CORE_APP_HANDLE"
+PARENT_RUN_ID_ENV = "TORCHRUN_CORE_PARENT_RUN_ID"
+TRACKERS_ENV = "TORCHRUN_CORE_TRACKERS"
+_NOT_ENV_CHARS = re.compile(r"[^A-Za-z0-9_]")
+_TRACKER_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def tracker_config_env(name: str) -> str:
+    """``TORCHRUN_CORE_TRACKER_<NAME>_CONFIG``: ``name`` upper-cased, odd characters as ``_``."""
+    return f"TORCHRUN_CORE_TRACKER_{_NOT_ENV_CHARS.sub('_', name).upper()}_CONFIG"
+
+
+def resolve_parent_run_id(
+    explicit: str | None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The parent run id for an app being launched, or None.
+
+    In order: ``explicit``; this process's own handle when it runs inside a
+    torchrun_core job (its children are its runs); then an exported
+    ``TORCHRUN_CORE_PARENT_RUN_ID``. Inside a job that variable names the
+    job's *own* parent, so it must come after the job's handle.
+    """
+    env = os.environ if environ is None else environ
+    for candidate in (explicit, env.get(APP_HANDLE_ENV), env.get(PARENT_RUN_ID_ENV)):
+        if candidate:
+            return candidate
+    return None
+
+
+def resolve_trackers(
+    config: Mapping[str, str | None] | None, environ: Mapping[str, str] | None = None
+) -> dict[str, str | None]:
+    """Tracker name -> config for the job.
+
+    Without ``config``, the trackers are those the launching process has in
+    ``TORCHRUN_CORE_TRACKERS``; a tracker whose config is None takes it from
+    the launching process's ``TORCHRUN_CORE_TRACKER_<NAME>_CONFIG``.
+
+    Raises:
+        InvalidInputError: for a tracker name that cannot go in a comma list.
+    """
+    env = os.environ if environ is None else environ
+    if config is None:
+        names = [n.strip() for n in env.get(TRACKERS_ENV, "").split(",") if n.strip()]
+        config = dict.fromkeys(names)
+    for name in config:
+        if not _TRACKER_NAME.match(name):
+            raise InvalidInputError(
+                f"invalid tracker name {name!r}",
+                hint="use letters, digits, '_', '.' and '-'",
+            )
+    return {name: value or env.get(tracker_config_env(name)) for name, value in config.items()}
+
+
+def tracker_env(
+    scheduler: str,
+    session: str,
+    parent_run_id: str | None,
+    trackers: Mapping[str, str | None],
+) -> dict[str, str]:
+    """The env vars to add to every role; the handle keeps ``${app_id}`` for the scheduler."""
+    env = {APP_HANDLE_ENV: f"{scheduler}://{session}/{APP_ID}"}
+    if parent_run_id:
+        env[PARENT_RUN_ID_ENV] = parent_run_id
+    if trackers:
+        env[TRACKERS_ENV] = ",".join(trackers)
+        for name, config in trackers.items():
+            if config:
+                env[tracker_config_env(name)] = config
+    return env
+
+
+def inject_env(app: AppDef, env: Mapping[str, str]) -> AppDef:
+    """A copy of ``app`` whose every role has ``env`` over its own.
+
+    Copies without re-validating: the keys above are valid env names, and a
+    dry run of a role with 1000 replicas must stay cheap.
+    """
+    roles = [role.model_copy(update={"env": {**role.env, **env}}) for role in app.roles]
+    return app.model_copy(update={"roles": roles})
+
+
+def parent_run_id_of(app: AppDef) -> str | None:
+    """The parent run id injected into ``app``'s roles, if any."""
+    for role in app.roles:
+        if role.env.get(PARENT_RUN_ID_ENV):
+            return role.env[PARENT_RUN_ID_ENV]
+    return None
