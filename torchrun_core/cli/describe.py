@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _indent(text: str, prefix: str = "  ") -> str:
-    return "".join(prefix + line for line in text.splitlines(keepends=True))
+    return "".join(prefix + line if line.strip() else line for line in text.splitlines(True))
 
 
 def format_record(record: Any, events: list[Any]) -> str:
