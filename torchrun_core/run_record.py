@@ -8,6 +8,7 @@ first read.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -92,3 +93,30 @@ class RunEvent:
             "at": self.at,
             "message": self.message,
         }
+
+
+def stored_app_json(app: AppDef) -> str:
+    """The JSON the store keeps of ``app``: secret-looking env values masked.
+
+    The store feeds ``describe`` and ``--json`` output, where secrets must
+    never appear; the scheduler got the real values in its request.
+    """
+    from torchrun_core.specs.dryrun import is_secret_key, redact_env
+
+    if any(is_secret_key(k) for role in app.roles for k in role.env):
+        roles = [role.model_copy(update={"env": redact_env(role.env)}) for role in app.roles]
+        app = app.model_copy(update={"roles": roles})
+    return app.model_dump_json()
+
+
+def stored_cfg(cfg: Any) -> dict[str, Any]:
+    """A scheduler's options (model or mapping) as JSON data, secret-looking values masked."""
+    from torchrun_core.specs.dryrun import REDACTED, is_secret_key
+
+    if hasattr(cfg, "model_dump"):
+        data: dict[str, Any] = cfg.model_dump(mode="json")
+    elif isinstance(cfg, Mapping):
+        data = {str(k): v for k, v in cfg.items()}
+    else:
+        data = {}
+    return {k: (REDACTED if is_secret_key(k) and v else v) for k, v in data.items()}

@@ -11,31 +11,26 @@ from __future__ import annotations
 
 import builtins
 import re
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack
 from typing import Any
-
-from pydantic import BaseModel
 
 from torchrun_core import tracker_env
 from torchrun_core.errors import (
-    AppNotFoundError,
-    BackendError,
     InvalidInputError,
-    PluginError,
     TorchrunCoreError,
     UnknownSchedulerError,
     WaitTimeoutError,
 )
-from torchrun_core.hookspecs import RunnerEvent
 from torchrun_core.plugins import PluginRegistry, get_registry
-from torchrun_core.run_record import RunEvent, RunRecord
+from torchrun_core.run_record import RunEvent, RunRecord, stored_app_json, stored_cfg
+from torchrun_core.runner_calls import ApiCall, app_not_found, backend_errors, observed
 from torchrun_core.runstore import RunStore
 from torchrun_core.scheduler import Scheduler, Stream
+from torchrun_core.scheduler_pool import SchedulerPool
 from torchrun_core.specs.app import AppDef
-from torchrun_core.specs.dryrun import AppDryRunInfo, is_secret_key, redact_env
+from torchrun_core.specs.dryrun import AppDryRunInfo
 from torchrun_core.specs.handle import AppHandle, parse_handle
 from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus
@@ -44,21 +39,6 @@ from torchrun_core.specs.status import AppStatus
 MAX_WATCH_S = 5.0
 _SESSION_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _LIVE_STATES = (AppState.UNSUBMITTED, AppState.SUBMITTED, AppState.PENDING, AppState.RUNNING)
-
-
-class _Call:
-    """What one API call learned about its target, for the event it fires."""
-
-    __slots__ = ("app_id", "handle", "scheduler")
-
-    def __init__(self, scheduler: str | None) -> None:
-        self.scheduler = scheduler
-        self.app_id: str | None = None
-        self.handle: str | None = None
-
-    def target(self, handle: AppHandle) -> AppHandle:
-        self.scheduler, self.app_id, self.handle = handle.scheduler, handle.app_id, str(handle)
-        return handle
 
 
 class Runner:
@@ -90,10 +70,8 @@ class Runner:
         self._store = store
         self._owns_store = store is None
         self._registry = registry
-        self._scheduler_params = {k: dict(v) for k, v in (scheduler_params or {}).items()}
+        self._schedulers = SchedulerPool(lambda: self.registry, scheduler_params)
         self._tracker_config = tracker_config
-        self._schedulers: dict[tuple[str, str], Scheduler[Any]] = {}
-        self._lock = threading.Lock()
 
     def __enter__(self) -> Runner:
         return self
@@ -117,44 +95,8 @@ class Runner:
         return self._store
 
     # -- plumbing -----------------------------------------------------------
-    @contextmanager
-    def _api(self, api: str, scheduler: str | None = None) -> Iterator[_Call]:
-        """Time one public call and tell the event observers, error included."""
-        call = _Call(scheduler)
-        start = time.perf_counter()
-        error: str | None = None
-        try:
-            yield call
-        except BaseException as err:
-            error = f"{type(err).__name__}: {err}"
-            raise
-        finally:
-            duration = time.perf_counter() - start
-            event = RunnerEvent(api, call.scheduler, call.app_id, duration, error, call.handle)
-            self.registry.fire_event(event)
-
-    @contextmanager
-    def _guard(self, scheduler: str, api: str, handle: AppHandle | None = None) -> Iterator[None]:
-        """Translate a scheduler's raw exception into a BackendError naming it.
-
-        With ``handle``, the scheduler's AppNotFoundError becomes one naming
-        the whole handle, with a hint.
-        """
-        try:
-            yield
-        except AppNotFoundError as err:
-            if handle is None:
-                raise
-            raise _not_found(handle) from err
-        except TorchrunCoreError:
-            raise
-        except Exception as err:
-            raise BackendError(
-                f"{scheduler} scheduler failed in {api}: {type(err).__name__}: {err}",
-                hint="rerun with --debug for the traceback",
-                scheduler=scheduler,
-                api=api,
-            ) from err
+    def _api(self, api: str, scheduler: str | None = None) -> AbstractContextManager[ApiCall]:
+        return observed(self.registry.fire_event, api, scheduler)
 
     def scheduler(self, name: str, session: str | None = None) -> Scheduler[Any]:
         """The scheduler plugin ``name`` for ``session`` (this runner's by default), made once.
@@ -162,33 +104,16 @@ class Runner:
         Raises:
             UnknownSchedulerError: listing the installed schedulers.
         """
-        key = (name, session or self.name)
-        with self._lock:
-            found = self._schedulers.get(key)
-            if found is None:
-                found = self._schedulers[key] = self._create_scheduler(name, key[1])
-        return found
+        return self._schedulers.get(name, session or self.name)
 
-    def _create_scheduler(self, name: str, session: str) -> Scheduler[Any]:
-        factory = self.registry.scheduler_factory(name)
-        with self._guard(name, "create"):
-            made = factory(session=session, **self._scheduler_params.get(name, {}))
-        if not isinstance(made, Scheduler):
-            raise PluginError(
-                f"scheduler {name!r} factory returned {type(made).__name__}, not a Scheduler",
-                hint="the plugin is broken; report it to its author",
-                scheduler=name,
-            )
-        return made
-
-    def _target(self, call: _Call, handle: str | AppHandle) -> tuple[AppHandle, Scheduler[Any]]:
+    def _target(self, call: ApiCall, handle: str | AppHandle) -> tuple[AppHandle, Scheduler[Any]]:
         parsed = call.target(parse_handle(handle))
         return parsed, self.scheduler(parsed.scheduler, parsed.session)
 
     def _refresh(self, handle: AppHandle, sched: Scheduler[Any]) -> AppStatus | None:
         """The scheduler's status of ``handle`` (None if unknown), recorded when it changed."""
         observed_at = time.time()
-        with self._guard(handle.scheduler, "describe"):
+        with backend_errors(handle.scheduler, "describe"):
             status = sched.describe(handle.app_id)
         if status is not None:
             status.handle = str(handle)
@@ -198,7 +123,7 @@ class Runner:
     def _found(self, handle: AppHandle, sched: Scheduler[Any]) -> AppStatus:
         status = self._refresh(handle, sched)
         if status is None:
-            raise _not_found(handle)
+            raise app_not_found(handle)
         return status
 
     # -- submission ---------------------------------------------------------
@@ -224,7 +149,7 @@ class Runner:
             tracker_env.resolve_trackers(self._tracker_config),
         )
         app = tracker_env.inject_env(app, env)
-        with self._guard(scheduler, "dryrun"):
+        with backend_errors(scheduler, "dryrun"):
             return sched.dryrun(app, cfg)
 
     def schedule(self, dryrun_info: AppDryRunInfo[Any]) -> AppHandle:
@@ -232,9 +157,9 @@ class Runner:
         with self._api("schedule", dryrun_info.scheduler) as call:
             return self._schedule(call, dryrun_info)
 
-    def _schedule(self, call: _Call, info: AppDryRunInfo[Any]) -> AppHandle:
+    def _schedule(self, call: ApiCall, info: AppDryRunInfo[Any]) -> AppHandle:
         sched = self.scheduler(info.scheduler, info.session or None)
-        with self._guard(info.scheduler, "schedule"):
+        with backend_errors(info.scheduler, "schedule"):
             app_id = sched.schedule(info)
         handle = call.target(AppHandle(info.scheduler, sched.session, app_id))
         self.store.add_run(
@@ -243,8 +168,8 @@ class Runner:
             session=handle.session,
             app_id=app_id,
             app_name=info.app.name,
-            app_json=_redacted(info.app).model_dump_json(),
-            cfg=_cfg_data(info.cfg),
+            app_json=stored_app_json(info.app),
+            cfg=stored_cfg(info.cfg),
             parent_run_id=tracker_env.parent_run_id_of(info.app),
         )
         return handle
@@ -317,7 +242,7 @@ class Runner:
             target = None if state is None else AppState(state)
             deadline = None if timeout is None else time.monotonic() + timeout
             with ExitStack() as stack:
-                with self._guard(parsed.scheduler, "watch"):
+                with backend_errors(parsed.scheduler, "watch"):
                     watcher = stack.enter_context(sched.watch(parsed.app_id))
                 while True:
                     status = self._found(parsed, sched)
@@ -331,7 +256,7 @@ class Runner:
                             handle=str(parsed),
                             state=status.state,
                         )
-                    with self._guard(parsed.scheduler, "watch"):
+                    with backend_errors(parsed.scheduler, "watch"):
                         watcher.wait(min(left, MAX_WATCH_S))
         raise AssertionError("unreachable")  # pragma: no cover  (mypy: the loop returns)
 
@@ -355,7 +280,7 @@ class Runner:
             record = self.store.get(str(parsed))
             if record is None:
                 if status is None:
-                    raise _not_found(parsed)
+                    raise app_not_found(parsed)
                 record = RunRecord(
                     str(parsed), parsed.scheduler, parsed.session, parsed.app_id, "",
                     status.state, status.created_at,
@@ -387,7 +312,7 @@ class Runner:
         with self._api("log_lines") as call:
             parsed, sched = self._target(call, handle)
             role = role_name or self._first_role(parsed, sched)
-            with self._guard(parsed.scheduler, "log_iter", parsed):
+            with backend_errors(parsed.scheduler, "log_iter", parsed):
                 return sched.log_iter(
                     parsed.app_id, role, k, regex, since, until, should_tail, streams, attempt
                 )
@@ -452,7 +377,7 @@ class Runner:
             parsed = call.target(parse_handle(handle))
             found = self.store.events(str(parsed))
             if not found:
-                raise _not_found(parsed)
+                raise app_not_found(parsed)
             return found
 
     # -- control ------------------------------------------------------------
@@ -464,51 +389,16 @@ class Runner:
         """
         with self._api("cancel") as call:
             parsed, sched = self._target(call, handle)
-            with self._guard(parsed.scheduler, "cancel", parsed):
+            with backend_errors(parsed.scheduler, "cancel", parsed):
                 sched.cancel(parsed.app_id)
             self._refresh(parsed, sched)
 
     def close(self) -> None:
         """Close every scheduler this runner made, and the store it opened."""
-        with self._api("close"):
-            with self._lock:
-                made, self._schedulers = builtins.list(self._schedulers.values()), {}
-            with ExitStack() as stack:  # close them all, even when one raises
-                for sched in made:
-                    stack.callback(self._close_one, sched)
-                if self._owns_store and self._store is not None:
-                    stack.callback(self._store.close)
-
-    def _close_one(self, sched: Scheduler[Any]) -> None:
-        with self._guard(sched.name, "close"):
-            sched.close()
-
-
-def _not_found(handle: AppHandle) -> AppNotFoundError:
-    return AppNotFoundError(
-        f"no app {handle}",
-        hint="see the known apps with: torchrun-core list",
-        handle=str(handle),
-    )
-
-
-def _redacted(app: AppDef) -> AppDef:
-    """``app`` with secret-looking env values masked, for the store and ``describe``."""
-    if not any(is_secret_key(k) for role in app.roles for k in role.env):
-        return app
-    roles = [role.model_copy(update={"env": redact_env(role.env)}) for role in app.roles]
-    return app.model_copy(update={"roles": roles})
-
-
-def _cfg_data(cfg: Any) -> dict[str, Any]:
-    """A scheduler's options as JSON data, secret-looking values masked."""
-    if isinstance(cfg, BaseModel):
-        data: dict[str, Any] = cfg.model_dump(mode="json")
-    elif isinstance(cfg, Mapping):
-        data = {str(k): v for k, v in cfg.items()}
-    else:
-        data = {}
-    return {k: ("***" if is_secret_key(k) and v else v) for k, v in data.items()}
+        with self._api("close"), ExitStack() as stack:  # close both, even when one raises
+            stack.callback(self._schedulers.close)
+            if self._owns_store and self._store is not None:
+                stack.callback(self._store.close)
 
 
 def get_runner(name: str = "default", **kwargs: Any) -> Runner:
