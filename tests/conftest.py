@@ -16,12 +16,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
 
 from torchrun_core.plugins import PluginRegistry, get_registry, reset_registry
+
+pytest_plugins = ["pytester"]  # tests/test_ci_rules.py runs pytest on small test files
 
 ENGINE_MARKERS = ("docker", "slurm", "kubernetes")
 # Variables the test command sets for the tests themselves (e.g. the wheel to
@@ -82,13 +84,14 @@ def fresh_registry() -> Iterator[PluginRegistry]:
     reset_registry()
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Under CI=true, an engine-marked test that skipped has failed."""
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
+    report = yield
     if not (report.skipped and in_ci()):
-        return
+        return report
     engines = [m for m in ENGINE_MARKERS if item.get_closest_marker(m) is not None]
     if engines and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
@@ -96,3 +99,4 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = (
             f"{'/'.join(engines)} test skipped under CI=true, which counts as a failure: {reason}"
         )
+    return report

@@ -70,7 +70,7 @@ def wheel_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("wheel-venv")
     # --without-pip plus `pip --python` avoids bootstrapping a second pip.
     run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=venv)
-    pip = [sys.executable, "-m", "pip", "--python", venv / "bin" / "python"]
+    pip: list[str | Path] = [sys.executable, "-m", "pip", "--python", venv / "bin" / "python"]
     run([*pip, "install", "--quiet", wheel], cwd=venv, timeout=300)
     return venv
 
