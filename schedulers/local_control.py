@@ -1,0 +1,120 @@
+"""Talk to a running app's supervisor: watch for state changes, ask it to cancel.
+
+The supervisor listens on an abstract unix socket (see
+``local_state.socket_address``). It sends a byte to every connected client
+after each ``state.json`` write and closes all connections when it exits.
+A client that connects before reading the state therefore never misses a
+change. When nobody listens (the app is over, or its supervisor died) the
+watcher falls back to short polling.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from torchrun_core.scheduler import Watcher
+from torchrun_core.schedulers.local_state import (
+    TERMINAL,
+    kill_group,
+    proc_start_time,
+    read_state,
+    settle_state,
+    socket_address,
+)
+
+
+def connect(app_dir: str) -> socket.socket | None:
+    """A connection to the app's supervisor, or None when it is not listening."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(socket_address(app_dir))
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+class SupervisorWatcher(Watcher):
+    """Wakes when the supervisor reports a state change, or polls without one."""
+
+    def __init__(self, app_dir: str) -> None:
+        super().__init__(first_delay=0.01, max_delay=0.2)
+        self._sock = connect(app_dir)
+
+    def wait(self, timeout: float) -> None:
+        if self._sock is None:
+            super().wait(timeout)
+            return
+        ready, _, _ = select.select([self._sock], [], [], max(0.0, timeout))
+        if ready:
+            try:
+                data = self._sock.recv(4096)
+            except OSError:
+                data = b""
+            if not data:  # the supervisor is gone: the next state read shows why
+                self.close()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+@contextmanager
+def watch_app(app_dir: str) -> Iterator[Watcher]:
+    watcher = SupervisorWatcher(app_dir)
+    try:
+        yield watcher
+    finally:
+        watcher.close()
+
+
+def request_cancel(app_dir: str, timeout: float) -> bool:
+    """Ask the supervisor to cancel; True once it has finished (closed the socket)."""
+    sock = connect(app_dir)
+    if sock is None:
+        return False
+    deadline = time.monotonic() + timeout
+    with sock:
+        try:
+            sock.sendall(b"cancel\n")
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                ready, _, _ = select.select([sock], [], [], remaining)
+                if ready and not sock.recv(4096):
+                    return True
+        except OSError:  # reset: it exited
+            return True
+
+
+def force_cancel(app_dir: str) -> None:
+    """Cancel without the supervisor's help: kill it and every replica group.
+
+    For a supervisor that does not answer; the app ends CANCELLED.
+    """
+    state = read_state(app_dir)
+    if state is None or state["state"] in TERMINAL:
+        return
+    sup = state.get("supervisor") or {}
+    pid, start = sup.get("pid"), sup.get("start")
+    if pid and start is not None and proc_start_time(pid) == start:
+        os.kill(pid, signal.SIGKILL)
+    for role in state["roles"]:
+        for rep in role["replicas"]:
+            kill_group(rep["pid"], rep["pid_start"])
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        settled = settle_state(
+            app_dir, read_state(app_dir), "CANCELLED", "cancelled; the supervisor did not answer"
+        )
+        if settled is None or settled["state"] in TERMINAL:
+            return
+        time.sleep(0.01)

@@ -1,0 +1,206 @@
+"""The files of one local app and the liveness of its supervisor.
+
+Layout of an app dir (``<state_dir>/local/<session>/<app_id>/``)::
+
+    plan.json        the dry-run plan, secrets redacted (for people, not code)
+    state.json       app + replica states; replaced atomically, ``version`` counts writes
+    supervisor.lock  flock-ed (exclusive) by the supervisor for its whole life
+    supervisor.log   the supervisor's own stdout/stderr
+
+Standard library only: the detached supervisor uses this module after fork.
+Liveness is an flock, not a pid: a dead supervisor's lock is released by the
+kernel, so pid reuse cannot make a dead app look alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from typing import Any
+
+PLAN_FILE = "plan.json"
+STATE_FILE = "state.json"
+LOCK_FILE = "supervisor.lock"
+SUPERVISOR_LOG = "supervisor.log"
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+SUPERVISOR_DIED = "supervisor died"
+
+
+def socket_address(app_dir: str) -> bytes:
+    """The Linux abstract unix socket the app's supervisor listens on."""
+    digest = hashlib.sha256(app_dir.encode()).hexdigest()[:32]
+    return b"\0torchrun_core.local." + digest.encode()
+
+
+def write_json_atomic(path: str, data: dict[str, Any]) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old or new file, never half."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(json.dumps(data, separators=(",", ":")))
+    os.replace(tmp, path)
+
+
+def read_state(app_dir: str) -> dict[str, Any] | None:
+    """The app's last written state, or None when there is none (yet)."""
+    try:
+        with open(os.path.join(app_dir, STATE_FILE), "rb") as f:
+            data: dict[str, Any] = json.loads(f.read())
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return data
+
+
+def initial_state(
+    app_id: str,
+    app_name: str,
+    session: str,
+    log_dir: str,
+    grace_period: float,
+    roles: list[tuple[str, int]],
+) -> dict[str, Any]:
+    """The state the launcher writes before the supervisor runs: SUBMITTED, all PENDING."""
+    return {
+        "version": 0,
+        "app_id": app_id,
+        "app_name": app_name,
+        "session": session,
+        "log_dir": log_dir,
+        "grace_period": grace_period,
+        "state": "SUBMITTED",
+        "message": "",
+        "num_restarts": 0,
+        "created_at": time.time(),
+        "finished_at": None,
+        "supervisor": None,
+        "roles": [
+            {"role": name, "replicas": [new_replica_state(k) for k in range(count)]}
+            for name, count in roles
+        ],
+    }
+
+
+def new_replica_state(replica_id: int) -> dict[str, Any]:
+    return {
+        "id": replica_id,
+        "state": "PENDING",
+        "attempt": 0,
+        "attempt_done": False,  # True once this attempt's logs are complete
+        "exit_code": None,
+        "pid": None,
+        "pid_start": None,
+        "started_at": None,
+        "finished_at": None,
+        "message": "",
+    }
+
+
+# -- processes ---------------------------------------------------------------
+def proc_start_time(pid: int) -> int | None:
+    """The start time (clock ticks after boot) of ``pid``, None when no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # comm (field 2) may contain spaces or parens: split after the last ')'.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return int(fields[19])
+
+
+def kill_group(pgid: int | None, leader_start: int | None, sig: int = signal.SIGKILL) -> bool:
+    """Signal process group ``pgid`` unless its id now belongs to someone else.
+
+    A pgid stays reserved while any member lives, so when a process ``pgid``
+    exists with another start time, the group we started is gone.
+    Returns whether a group received the signal.
+    """
+    if not pgid:
+        return False
+    start = proc_start_time(pgid)
+    if start is not None and leader_start is not None and start != leader_start:
+        return False
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+# -- supervisor liveness -----------------------------------------------------
+@contextlib.contextmanager
+def dead_supervisor_lock(app_dir: str) -> Iterator[bool]:
+    """Yield True, holding the app's lock, when its supervisor is not running.
+
+    Yields False (holding nothing) while the supervisor holds the lock.
+    """
+    try:
+        fd = os.open(os.path.join(app_dir, LOCK_FILE), os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def settle_state(
+    app_dir: str,
+    state: dict[str, Any] | None,
+    end_as: str = "FAILED",
+    why: str = SUPERVISOR_DIED,
+) -> dict[str, Any] | None:
+    """``state``, or ``end_as`` (FAILED) if the supervisor died before ending the app.
+
+    A non-terminal state is only trusted while the supervisor holds its lock.
+    When the lock is free, the state is read again under the lock (the
+    supervisor writes its final state before exiting); if still not
+    terminal, the leftover replica groups are killed and ``end_as`` is recorded.
+    """
+    if state is None or state.get("state") in TERMINAL:
+        return state
+    with dead_supervisor_lock(app_dir) as dead:
+        if not dead:
+            return state
+        state = read_state(app_dir)
+        if state is None or state.get("state") in TERMINAL:
+            return state
+        return _end_without_supervisor(app_dir, state, end_as, why)
+
+
+def _end_without_supervisor(
+    app_dir: str, state: dict[str, Any], end_as: str, why: str
+) -> dict[str, Any]:
+    now = time.time()
+    for role in state["roles"]:
+        for rep in role["replicas"]:
+            if rep["state"] in TERMINAL:
+                continue
+            if rep["state"] == "RUNNING":
+                kill_group(rep["pid"], rep["pid_start"])
+            rep.update(state=end_as, attempt_done=True, finished_at=now, message=f"lost: {why}")
+    sup = state.get("supervisor") or {}
+    pid = f" (pid {sup['pid']})" if sup.get("pid") else ""
+    state.update(
+        state=end_as,
+        message=f"{why}{pid}; its replicas were killed",
+        finished_at=now,
+        version=state["version"] + 1,
+    )
+    write_json_atomic(os.path.join(app_dir, STATE_FILE), state)
+    return state

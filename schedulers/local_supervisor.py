@@ -1,0 +1,414 @@
+"""The per-app supervisor: runs the replicas of one local app until it ends.
+
+It runs in a process forked from the launcher (see ``local_launch``) and
+uses only the standard library, no threads: one ``selectors`` loop reads the
+replicas' pipes into log files, reaps exits (SIGCHLD via a wakeup fd),
+applies the retry policy, serves watchers and cancel requests on the app's
+abstract unix socket, and rewrites ``state.json`` after each change.
+
+Exit codes follow the shell: a replica killed by signal N reports 128 + N,
+an entrypoint that cannot be found 127, one that cannot be executed 126.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import time
+from typing import Any
+
+from torchrun_core.schedulers.local_logs import AttemptLogWriter
+from torchrun_core.schedulers.local_plan import ATTEMPT_ENV, LocalPlan, ReplicaPlan, RolePlan
+from torchrun_core.schedulers.local_state import (
+    STATE_FILE,
+    TERMINAL,
+    kill_group,
+    proc_start_time,
+    write_json_atomic,
+)
+from torchrun_core.schedulers.local_supervisor_io import (
+    accept_clients,
+    drain,
+    exit_reason,
+    spawn_error,
+)
+
+_READ_SIZE = 1 << 16
+# How long killed process groups may take to vanish before we stop waiting.
+_KILL_WAIT_S = 2.0
+# How often to look whether a signalled process group is empty yet.
+_GROUP_POLL_S = 0.01
+
+
+class Replica:
+    """The live state of one replica across its attempts."""
+
+    def __init__(self, plan: ReplicaPlan, role: RoleRun) -> None:
+        self.plan = plan
+        self.role = role
+        self.attempt = 0
+        self.state = "PENDING"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.pid_start: int | None = None
+        self.exit_code: int | None = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.message = ""
+        self.attempt_done = False
+        self.logs: AttemptLogWriter | None = None
+        self.pipes: list[int] = []
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.plan.replica_id,
+            "state": self.state,
+            "attempt": self.attempt,
+            "attempt_done": self.attempt_done,
+            "exit_code": self.exit_code,
+            "pid": self.proc.pid if self.proc else None,
+            "pid_start": self.pid_start,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "message": self.message,
+        }
+
+
+class RoleRun:
+    """One role's replicas and its retry budget."""
+
+    def __init__(self, plan: RolePlan) -> None:
+        self.plan = plan
+        self.retries_used = 0
+        self.replicas = [Replica(r, self) for r in plan.replicas]
+
+
+class Supervisor:
+    """Runs ``plan`` to a terminal state; owns the listening socket it is given."""
+
+    def __init__(self, plan: LocalPlan, listener: socket.socket, state: dict[str, Any]) -> None:
+        self.plan = plan
+        self.listener = listener
+        self.state_path = os.path.join(plan.app_dir, STATE_FILE)
+        self.base = state  # the launcher's initial state: ids, created_at...
+        self.version = int(state["version"])
+        self.roles = [RoleRun(r) for r in plan.roles]
+        self.replicas = [r for role in self.roles for r in role.replicas]
+        self.by_pid: dict[int, Replica] = {}
+        self.by_fd: dict[int, tuple[Replica, str]] = {}
+        self.stopping: set[Replica] = set()  # sent SIGTERM, not yet reaped
+        self.restart: set[Replica] = set()  # to start again once nothing is stopping
+        # pgid -> [leader start time, deadline, SIGKILL sent]
+        self.groups: dict[int, list[Any]] = {}
+        self.final: str | None = None  # FAILED or CANCELLED once decided
+        self.app_state = "SUBMITTED"
+        self.message = ""
+        self.num_restarts = 0
+        self.finished_at: float | None = None
+        self.clients: list[socket.socket] = []
+        self.failed_spawns: list[tuple[Replica, int, str]] = []
+        self.dirty = True
+        self.sel = selectors.DefaultSelector()
+        self.base_env = dict(os.environ)
+        self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+
+    # -- main loop -------------------------------------------------------------
+    def run(self) -> None:
+        """Start every replica and supervise until the app is terminal."""
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)  # the wakeup fd carries the signal
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        self.listener.setblocking(False)
+        self.sel.register(self.listener, selectors.EVENT_READ, "listen")
+        self.sel.register(wake_r, selectors.EVENT_READ, "signal")
+        self.app_state = "RUNNING"
+        for replica in self.replicas:
+            self._spawn(replica)
+        while self.app_state not in TERMINAL:
+            self._step(wake_r)
+        for conn in [self.listener, *self.clients]:
+            conn.close()  # watchers see EOF: the app is over
+
+    def _step(self, wake_r: int) -> None:
+        while self.failed_spawns:
+            self._on_failure(*self.failed_spawns.pop(0))
+        self._advance()
+        self._publish()
+        if self.app_state in TERMINAL:
+            return
+        for key, _ in self.sel.select(self._timeout()):
+            if key.data == "pipe":
+                self._pump(key.fd)
+            elif key.data == "signal":
+                sigs = os.read(wake_r, 256)
+                if signal.SIGTERM in sigs or signal.SIGINT in sigs:
+                    self.cancel()
+            elif key.data == "listen":
+                self._accept()
+            else:
+                self._on_client(key.fileobj)  # type: ignore[arg-type]
+        self._reap()
+        self._check_groups()
+
+    def _timeout(self) -> float | None:
+        if self.failed_spawns:
+            return 0.0
+        if not self.groups:
+            return None
+        return max(0.0, min(_GROUP_POLL_S, min(g[1] for g in self.groups.values()) - time.time()))
+
+    def _publish(self) -> None:
+        """Write state.json, then wake every watcher (connected before the write)."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        self.version += 1
+        state = dict(self.base)
+        state.update(
+            version=self.version,
+            state=self.app_state,
+            message=self.message,
+            num_restarts=self.num_restarts,
+            finished_at=self.finished_at,
+            supervisor={"pid": os.getpid(), "start": proc_start_time(os.getpid())},
+            roles=[
+                {"role": rr.plan.name, "replicas": [r.to_dict() for r in rr.replicas]}
+                for rr in self.roles
+            ],
+        )
+        write_json_atomic(self.state_path, state)
+        self._accept()  # a watcher that connected before the write must hear of it
+        for conn in list(self.clients):
+            try:
+                conn.send(b".")
+            except BlockingIOError:
+                pass  # it has unread wake-ups already
+            except OSError:
+                self._drop(conn)
+
+    # -- replicas --------------------------------------------------------------
+    def _spawn(self, r: Replica) -> None:
+        now = time.time()
+        r.logs = AttemptLogWriter(r.plan.log_dir, r.attempt)
+        r.state, r.exit_code, r.message, r.attempt_done = "RUNNING", None, "", False
+        r.started_at, r.finished_at, r.pid_start = now, None, None
+        env = self.base_env.copy()
+        env.update(r.plan.env)
+        env[ATTEMPT_ENV] = str(r.attempt)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            r.proc = subprocess.Popen(
+                r.plan.argv,
+                cwd=r.plan.cwd,
+                env=env,
+                stdin=self.devnull,
+                stdout=out_w,
+                stderr=err_w,
+                start_new_session=True,  # its own process group, killable as one
+            )
+        except OSError as err:
+            os.close(out_r)
+            os.close(err_r)
+            code, reason = spawn_error(err, r.plan.argv[0], r.plan.cwd)
+            r.proc, r.state = None, "PENDING"
+            r.logs.write_line("stderr", f"torchrun-core: {reason}")
+            self._end_attempt(r)
+            # Handled by the loop, after every replica of this batch started,
+            # so that a retry sees (and stops) all of them.
+            self.failed_spawns.append((r, code, reason))
+            return
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        r.pid_start = proc_start_time(r.proc.pid)
+        self.by_pid[r.proc.pid] = r
+        for fd, stream in ((out_r, "stdout"), (err_r, "stderr")):
+            os.set_blocking(fd, False)
+            self.by_fd[fd] = (r, stream)
+            self.sel.register(fd, selectors.EVENT_READ, "pipe")
+            r.pipes.append(fd)
+        self.dirty = True
+
+    def _pump(self, fd: int) -> None:
+        replica, stream = self.by_fd[fd]
+        try:
+            data = os.read(fd, _READ_SIZE)
+        except BlockingIOError:
+            return
+        if data:
+            assert replica.logs is not None
+            replica.logs.write(stream, data)
+        else:
+            self._close_pipe(fd)
+
+    def _close_pipe(self, fd: int) -> None:
+        replica, _ = self.by_fd.pop(fd)
+        self.sel.unregister(fd)
+        os.close(fd)
+        replica.pipes.remove(fd)
+
+    def _end_attempt(self, r: Replica) -> None:
+        """Read what is left in the pipes, then close this attempt's logs."""
+        for fd in list(r.pipes):
+            assert r.logs is not None
+            drain(fd, self.by_fd[fd][1], r.logs)
+            self._close_pipe(fd)
+        if r.logs is not None:
+            r.logs.close()
+        r.attempt_done = True
+        r.finished_at = time.time()
+        self.dirty = True
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            replica = self.by_pid.pop(pid, None)
+            if replica is not None:  # else an adopted orphan (we are a subreaper)
+                self._on_exit(replica, os.waitstatus_to_exitcode(status))
+
+    def _on_exit(self, r: Replica, code: int) -> None:
+        assert r.proc is not None
+        r.proc.returncode = code  # so that Popen never waits for it again
+        self._signal_group(r, signal.SIGTERM)  # whatever it left behind in its group
+        self._end_attempt(r)
+        exit_code, reason = exit_reason(code)
+        r.exit_code = exit_code
+        if r in self.stopping:
+            self.stopping.discard(r)
+            r.state = "CANCELLED" if self.final else "PENDING"
+            r.message = f"stopped ({reason})"
+        elif code == 0:
+            r.state, r.message = "SUCCEEDED", ""
+        else:
+            self._on_failure(r, exit_code, reason)
+
+    def _on_failure(self, r: Replica, exit_code: int, reason: str) -> None:
+        r.exit_code = exit_code
+        role = r.role
+        where = f"{role.plan.name}/{r.plan.replica_id}"
+        if self.final is not None:
+            r.state, r.message = "FAILED", reason
+            return
+        if role.retries_used < role.plan.max_retries:
+            role.retries_used += 1
+            self.num_restarts += 1
+            r.state = "PENDING"
+            r.message = f"{reason}; retry {role.retries_used}/{role.plan.max_retries}"
+            targets = self._retry_targets(r)
+            self.restart.update(targets)
+            self._stop(t for t in targets if t.state == "RUNNING")
+            return
+        r.state, r.message = "FAILED", reason
+        self.final = "FAILED"
+        self.message = f"{where} {reason}"
+        self.restart.clear()
+        self._stop(t for t in self.replicas if t.state == "RUNNING")
+
+    def _retry_targets(self, r: Replica) -> list[Replica]:
+        policy = r.role.plan.retry_policy
+        if policy == "REPLICA":
+            return [r]
+        if policy == "ROLE":
+            return r.role.replicas
+        return self.replicas
+
+    def cancel(self) -> None:
+        """Stop every replica (SIGTERM, SIGKILL after the grace period); end CANCELLED."""
+        if self.final is not None:
+            return
+        self.final = "CANCELLED"
+        self.message = "cancelled"
+        self.restart.clear()
+        self._stop(r for r in self.replicas if r.state == "RUNNING")
+        self.dirty = True
+
+    # -- stopping --------------------------------------------------------------
+    def _stop(self, replicas: Any) -> None:
+        for r in replicas:
+            if r not in self.stopping:
+                self.stopping.add(r)
+                self._signal_group(r, signal.SIGTERM)
+
+    def _signal_group(self, r: Replica, sig: int) -> None:
+        assert r.proc is not None
+        pgid = r.proc.pid
+        if kill_group(pgid, r.pid_start, sig) and pgid not in self.groups:
+            self.groups[pgid] = [r.pid_start, time.time() + self.plan.grace_period, False]
+
+    def _check_groups(self) -> None:
+        """Forget emptied process groups; SIGKILL those past their grace period."""
+        now = time.time()
+        for pgid, group in list(self.groups.items()):
+            start, deadline, killed = group
+            try:
+                os.killpg(pgid, 0)
+            except (ProcessLookupError, PermissionError):
+                del self.groups[pgid]
+                continue
+            if now < deadline:
+                continue
+            if killed:  # unkillable or a zombie someone else must reap: stop waiting
+                del self.groups[pgid]
+            else:
+                kill_group(pgid, start, signal.SIGKILL)
+                group[1:] = [now + _KILL_WAIT_S, True]
+
+    def _advance(self) -> None:
+        """Restart or finish once nothing is stopping and no group lingers."""
+        if self.stopping or self.groups:
+            return
+        if self.final is not None:
+            for r in self.replicas:
+                if r.state not in TERMINAL:
+                    r.state = "CANCELLED"
+                    r.message = r.message or "not run: the app ended"
+                    r.attempt_done = True
+            self._finish(self.final)
+        elif self.restart:
+            todo = sorted(self.restart, key=self.replicas.index)
+            self.restart.clear()
+            for r in todo:
+                r.attempt += 1
+                self._spawn(r)
+        elif all(r.state == "SUCCEEDED" for r in self.replicas):
+            self._finish("SUCCEEDED")
+
+    def _finish(self, state: str) -> None:
+        self.app_state = state
+        self.finished_at = time.time()
+        self.dirty = True
+
+    # -- clients ---------------------------------------------------------------
+    def _accept(self) -> None:
+        for conn in accept_clients(self.listener):
+            self.clients.append(conn)
+            self.sel.register(conn, selectors.EVENT_READ, "client")
+
+    def _on_client(self, conn: socket.socket) -> None:
+        try:
+            data = conn.recv(256)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)
+        elif b"cancel" in data:
+            self.cancel()
+
+    def _drop(self, conn: socket.socket) -> None:
+        self.clients.remove(conn)
+        self.sel.unregister(conn)
+        conn.close()

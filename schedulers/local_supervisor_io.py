@@ -1,0 +1,79 @@
+"""The supervisor's edges: pipes, client sockets, and shell-like exit codes.
+
+Standard library only: used inside the forked supervisor.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import struct
+
+from torchrun_core.schedulers.local_logs import AttemptLogWriter
+
+# Exit codes a shell would give.
+EXIT_NOT_FOUND = 127
+EXIT_CANNOT_EXECUTE = 126
+# Reading a finished replica's pipes stops after this much, in case something
+# that escaped its process group keeps writing.
+_DRAIN_LIMIT = 64 << 20
+
+
+def exit_reason(code: int) -> tuple[int, str]:
+    """``(exit code, reason)`` from a ``waitstatus_to_exitcode`` result.
+
+    A death by signal N is reported as 128 + N, as a shell does.
+    """
+    if code >= 0:
+        return code, f"exited with code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    return 128 - code, f"killed by {name} (exit code {128 - code})"
+
+
+def spawn_error(err: OSError, entrypoint: str, cwd: str) -> tuple[int, str]:
+    """``(exit code, reason)`` for a replica that could not be started at all."""
+    if isinstance(err, FileNotFoundError):
+        if not os.path.isdir(cwd):
+            return EXIT_NOT_FOUND, f"working directory {cwd!r} does not exist"
+        return EXIT_NOT_FOUND, f"entrypoint {entrypoint!r} not found"
+    if isinstance(err, PermissionError):
+        return EXIT_CANNOT_EXECUTE, f"entrypoint {entrypoint!r} cannot be executed: permission denied"
+    return EXIT_CANNOT_EXECUTE, f"cannot run {entrypoint!r}: {err.strerror or err}"
+
+
+def drain(fd: int, stream: str, logs: AttemptLogWriter) -> None:
+    """Copy what is readable now from a non-blocking pipe into ``logs``."""
+    total = 0
+    while total < _DRAIN_LIMIT:
+        try:
+            data = os.read(fd, 1 << 16)
+        except (BlockingIOError, InterruptedError):
+            return
+        if not data:
+            return
+        logs.write(stream, data)
+        total += len(data)
+
+
+def accept_clients(listener: socket.socket) -> list[socket.socket]:
+    """Accept every pending connection from our own user (or root); non-blocking."""
+    out = []
+    me = os.getuid()
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return out
+        except OSError:
+            return out
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _, uid, _ = struct.unpack("3i", creds)
+        if uid not in (me, 0):  # abstract sockets have no file permissions
+            conn.close()
+            continue
+        conn.setblocking(False)
+        out.append(conn)
