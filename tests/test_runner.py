@@ -236,6 +236,24 @@ def test_describe_an_app_only_the_scheduler_knows(runner: Runner, engine: InMemo
         runner.events(handle)  # the store has no history of it
 
 
+def test_an_ended_app_its_engine_forgot_keeps_its_recorded_state(
+    runner: Runner, engine: InMemoryEngine
+) -> None:
+    done = runner.run(two_role_app(), "inmemory")
+    engine.set_state(done.app_id, S.SUCCEEDED)
+    runner.status(done)
+    live = runner.run(two_role_app(), "inmemory")
+    del engine.apps[done.app_id], engine.apps[live.app_id]  # e.g. garbage-collected
+    status = runner.status(done)
+    assert status.state is S.SUCCEEDED and "no longer knows" in status.message
+    assert runner.wait(done, timeout=5).state is S.SUCCEEDED
+    runner.cancel(done)  # nothing to stop
+    assert runner.describe(done).app is not None
+    for call in (runner.status, runner.wait, runner.cancel):
+        with pytest.raises(AppNotFoundError, match="no longer knows it"):
+            call(live)
+
+
 def test_log_lines_defaults_to_the_first_role(runner: Runner, engine: InMemoryEngine) -> None:
     handle = runner.run(two_role_app(), "inmemory")
     engine.add_log(handle.app_id, "trainer", 0, "a\n", "b\n")

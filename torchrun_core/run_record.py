@@ -50,6 +50,18 @@ class RunRecord:
 
         return AppDef.model_validate_json(self.app_json)
 
+    def recorded_status(self, message: str = "") -> AppStatus:
+        """An AppStatus from what the store knows (no per-replica detail)."""
+        from torchrun_core.specs.status import AppStatus
+
+        return AppStatus(
+            state=self.state,
+            handle=self.handle,
+            message=message,
+            created_at=self.created_at,
+            finished_at=self.updated_at if self.state.is_terminal else None,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible data, for ``--json`` output."""
         return {

@@ -18,6 +18,7 @@ from typing import Any
 
 from torchrun_core import tracker_env
 from torchrun_core.errors import (
+    AppNotFoundError,
     InvalidInputError,
     TorchrunCoreError,
     UnknownSchedulerError,
@@ -121,10 +122,18 @@ class Runner:
         return status
 
     def _found(self, handle: AppHandle, sched: Scheduler[Any]) -> AppStatus:
+        """The app's status; for an ended app its engine has forgotten, the recorded one."""
         status = self._refresh(handle, sched)
-        if status is None:
+        if status is not None:
+            return status
+        record = self.store.get(str(handle))
+        if record is None:
             raise app_not_found(handle)
-        return status
+        if not record.state.is_terminal:
+            raise app_not_found(
+                handle, f"{handle.scheduler} no longer knows it (last {record.state})"
+            )
+        return record.recorded_status(f"as recorded; {handle.scheduler} no longer knows this app")
 
     # -- submission ---------------------------------------------------------
     def dryrun(
@@ -389,8 +398,13 @@ class Runner:
         """
         with self._api("cancel") as call:
             parsed, sched = self._target(call, handle)
-            with backend_errors(parsed.scheduler, "cancel", parsed):
-                sched.cancel(parsed.app_id)
+            try:
+                with backend_errors(parsed.scheduler, "cancel", parsed):
+                    sched.cancel(parsed.app_id)
+            except AppNotFoundError:
+                if self._found(parsed, sched).is_terminal:
+                    return  # ended, and forgotten by its engine since: nothing to stop
+                raise
             self._refresh(parsed, sched)
 
     def close(self) -> None:

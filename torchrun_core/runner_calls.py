@@ -76,10 +76,10 @@ def backend_errors(scheduler: str, api: str, handle: AppHandle | None = None) ->
         ) from err
 
 
-def app_not_found(handle: AppHandle) -> AppNotFoundError:
+def app_not_found(handle: AppHandle, detail: str = "") -> AppNotFoundError:
     """The error for a handle that neither the store nor its scheduler knows."""
     return AppNotFoundError(
-        f"no app {handle}",
+        f"no app {handle}" + (f": {detail}" if detail else ""),
         hint="see the known apps with: torchrun-core list",
         handle=str(handle),
     )
