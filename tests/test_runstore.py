@@ -228,6 +228,7 @@ def test_a_forked_child_opens_its_own_connection(store: RunStore) -> None:
         try:
             add(store, "x://s/child-1")
             store.record_state("x://s/parent-1", S.RUNNING)
+            store.close()
             code = 0
         finally:
             os._exit(code)

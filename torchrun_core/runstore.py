@@ -122,8 +122,11 @@ class RunStore:
     def close(self) -> None:
         """Close this process's connection; the store reopens on next use."""
         with self._lock:
-            if self._db is not None and self._pid == os.getpid():
-                self._db.close()
+            if self._db is not None:
+                if self._pid == os.getpid():
+                    self._db.close()
+                else:  # the parent's: never close it here
+                    _ABANDONED.append(self._db)
             self._db = None
 
     # -- writes -------------------------------------------------------------
