@@ -17,10 +17,10 @@ from typing import Any
 
 from pydantic import Field
 
-from torchrun_core.hookspecs import hookimpl
+from torchrun_core.hookspecs import RunnerEvent, hookimpl
 from torchrun_core.plugins import PluginRegistry, load_plugins
 from torchrun_core.scheduler import ListedApp, Scheduler, SchedulerOptions, Stream, Watcher
-from torchrun_core.specs.app import AppDef
+from torchrun_core.specs.app import AppDef, Role
 from torchrun_core.specs.dryrun import AppDryRunInfo
 from torchrun_core.specs.macros import Macros
 from torchrun_core.specs.state import AppState
@@ -199,3 +199,27 @@ def make_registry(engine: InMemoryEngine, *plugins: object) -> PluginRegistry:
     for index, plugin in enumerate(plugins):
         registry.register(plugin, name=f"test-plugin-{index}")
     return registry
+
+
+class Observer:
+    """A real plugin object implementing the observe-only event hook; keeps every event."""
+
+    def __init__(self) -> None:
+        self.events: list[RunnerEvent] = []
+
+    @hookimpl
+    def torchrun_core_on_event(self, event: RunnerEvent) -> None:
+        self.events.append(event)
+
+    def apis(self) -> list[str]:
+        return [e.api for e in self.events]
+
+
+def two_role_app() -> AppDef:
+    return AppDef(
+        name="train",
+        roles=[
+            Role(name="trainer", entrypoint="python", num_replicas=2, env={"A": "1"}),
+            Role(name="reader", entrypoint="cat", env={"API_TOKEN": "hunter2"}),
+        ],
+    )

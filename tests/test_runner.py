@@ -1,60 +1,29 @@
-"""The Runner over the in-memory scheduler (unit) and the real local scheduler (end to end)."""
+"""The Runner over the in-memory scheduler: submission, tracker env, state, wait, list."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from inmemory_scheduler import InMemoryEngine, make_registry
+from inmemory_scheduler import InMemoryEngine, Observer, make_registry, two_role_app
 
 from torchrun_core.errors import (
     AppNotFoundError,
     BackendError,
     InvalidInputError,
     InvalidOptionError,
-    MalformedHandleError,
-    UnknownSchedulerError,
     WaitTimeoutError,
 )
-from torchrun_core.hookspecs import RunnerEvent, hookimpl
 from torchrun_core.runner import Runner, get_runner
 from torchrun_core.runstore import RunStore
-from torchrun_core.specs.app import AppDef, Role
 from torchrun_core.specs.handle import AppHandle
 from torchrun_core.specs.state import AppState
 
 S = AppState
 HANDLE_ENV = "TORCHRUN_CORE_APP_HANDLE"
 PARENT_ENV = "TORCHRUN_CORE_PARENT_RUN_ID"
-
-
-class Observer:
-    """A real plugin object implementing the observe-only event hook."""
-
-    def __init__(self) -> None:
-        self.events: list[RunnerEvent] = []
-
-    @hookimpl
-    def torchrun_core_on_event(self, event: RunnerEvent) -> None:
-        self.events.append(event)
-
-    def apis(self) -> list[str]:
-        return [e.api for e in self.events]
-
-
-def two_role_app() -> AppDef:
-    return AppDef(
-        name="train",
-        roles=[
-            Role(name="trainer", entrypoint="python", num_replicas=2, env={"A": "1"}),
-            Role(name="reader", entrypoint="cat", env={"API_TOKEN": "hunter2"}),
-        ],
-    )
 
 
 @pytest.fixture
@@ -312,106 +281,6 @@ def test_list_keeps_runs_of_an_unreachable_scheduler(
         runner.list(scheduler="inmemory")  # asked for by name: the failure shows
 
 
-# -- errors ---------------------------------------------------------------------------
-def test_unknown_and_malformed_handles(runner: Runner) -> None:
-    calls: list[Callable[[str], object]] = [
-        runner.status,
-        runner.wait,
-        runner.cancel,
-        runner.describe,
-        runner.events,
-        runner.log_lines,
-    ]
-    for call in calls:
-        with pytest.raises(AppNotFoundError) as info:
-            call("inmemory://test/nope-1")
-        assert info.value.hint and "inmemory://test/nope-1" in str(info.value)
-        with pytest.raises(MalformedHandleError) as bad:
-            call("not a handle")
-        assert "scheduler://session/app_id" in (bad.value.hint or "")
-
-
-def test_unknown_scheduler_lists_the_installed_ones(runner: Runner) -> None:
-    with pytest.raises(UnknownSchedulerError) as info:
-        runner.dryrun(two_role_app(), "nosuch")
-    assert "inmemory" in (info.value.hint or "")
-    with pytest.raises(UnknownSchedulerError):
-        runner.status("nosuch://test/a-1")
-
-
-@pytest.mark.parametrize("api", ["dryrun", "schedule", "describe", "cancel", "log_iter", "watch"])
-def test_raw_scheduler_exceptions_become_backend_errors(
-    runner: Runner, engine: InMemoryEngine, api: str
-) -> None:
-    handle = runner.run(two_role_app(), "inmemory") if api != "dryrun" else None
-    boom = RuntimeError("socket closed")
-    engine.fail(api, boom)
-    calls: dict[str, Callable[[], object]] = {
-        "dryrun": lambda: runner.dryrun(two_role_app(), "inmemory"),
-        "schedule": lambda: runner.run(two_role_app(), "inmemory"),
-        "describe": lambda: runner.status(str(handle)),
-        "cancel": lambda: runner.cancel(str(handle)),
-        "log_iter": lambda: runner.log_lines(str(handle)),
-        "watch": lambda: runner.wait(str(handle), timeout=1),
-    }
-    with pytest.raises(BackendError) as info:
-        calls[api]()
-    assert info.value.__cause__ is boom
-    assert "inmemory" in str(info.value) and api in str(info.value)
-    assert info.value.scheduler == "inmemory"  # type: ignore[attr-defined]
-
-
-# -- the event hook -------------------------------------------------------------------
-def test_every_api_call_fires_one_event(
-    runner: Runner, engine: InMemoryEngine, observer: Observer
-) -> None:
-    info = runner.dryrun(two_role_app(), "inmemory")
-    handle = runner.schedule(info)
-    engine.set_state(handle.app_id, S.SUCCEEDED)
-    runner.status(handle)
-    runner.wait(handle)
-    runner.describe(handle)
-    runner.log_lines(handle)
-    runner.list()
-    runner.events(handle)
-    runner.cancel(handle)
-    runner.run(two_role_app(), "inmemory")
-    runner.close()
-    assert observer.apis() == [
-        "dryrun", "schedule", "status", "wait", "describe", "log_lines", "list", "events",
-        "cancel", "run", "close",
-    ]  # fmt: skip
-    by_api = {e.api: e for e in observer.events}
-    assert by_api["dryrun"].scheduler == "inmemory" and by_api["dryrun"].app_id is None
-    for api in ("schedule", "status", "wait", "describe", "log_lines", "events", "cancel"):
-        event = by_api[api]
-        assert (event.scheduler, event.app_id, event.handle) == (
-            "inmemory",
-            handle.app_id,
-            str(handle),
-        )
-        assert event.error is None and event.duration_s >= 0
-
-
-def test_a_failed_call_fires_its_event_with_the_error(runner: Runner, observer: Observer) -> None:
-    with pytest.raises(AppNotFoundError):
-        runner.status("inmemory://test/nope-1")
-    [event] = observer.events
-    assert (event.api, event.scheduler, event.app_id) == ("status", "inmemory", "nope-1")
-    assert event.error is not None and "AppNotFoundError" in event.error
-
-
-def test_a_broken_observer_never_breaks_a_run(engine: InMemoryEngine) -> None:
-    class Broken:
-        @hookimpl
-        def torchrun_core_on_event(self, event: RunnerEvent) -> None:
-            raise RuntimeError("observer bug")
-
-    runner = Runner("test", registry=make_registry(engine, Broken()))
-    handle = runner.run(two_role_app(), "inmemory")
-    assert runner.status(handle).state is S.SUBMITTED
-
-
 # -- lifecycle --------------------------------------------------------------------------
 def test_schedulers_are_made_once_and_closed(engine: InMemoryEngine, state_dir: Path) -> None:
     store = RunStore()
@@ -446,75 +315,3 @@ def test_wait_is_woken_by_the_watcher_not_a_sleep(runner: Runner, engine: InMemo
     runner.wait(handle, timeout=60)
     describes = [c for c in engine.calls if c == ("describe", handle.app_id)]
     assert len(describes) <= 3  # one read before, one after the wake-up (not a poll loop)
-
-
-# -- the real local scheduler -----------------------------------------------------------
-@pytest.fixture
-def local_runner() -> Iterator[Runner]:
-    with Runner("t") as made:
-        yield made
-
-
-def test_local_run_wait_log_and_tracker_env(local_runner: Runner) -> None:
-    app = AppDef(
-        name="env",
-        roles=[Role(name="r", entrypoint="sh", args=["-c", f"echo ${HANDLE_ENV}; echo done"])],
-    )
-    handle = local_runner.run(app, "local", parent_run_id="local://t/parent-1")
-    status = local_runner.wait(handle, timeout=60)
-    assert status.state is S.SUCCEEDED
-    assert list(local_runner.log_lines(handle)) == [f"{handle}\n", "done\n"]
-    record = local_runner.describe(handle)
-    assert record.parent_run_id == "local://t/parent-1"
-    assert [e.state for e in local_runner.events(handle)][-1] is S.SUCCEEDED
-    assert record.handle in {r.handle for r in local_runner.list(scheduler="local")}
-
-
-def test_local_cancel_from_another_runner(local_runner: Runner) -> None:
-    app = AppDef(name="sleepy", roles=[Role(name="r", entrypoint="sleep", args=["60"])])
-    handle = local_runner.run(app, "local")
-    local_runner.wait(handle, timeout=60, state=S.RUNNING)
-    with Runner("other") as other:  # any process or runner can control it
-        other.cancel(handle)
-        other.cancel(handle)
-        assert other.wait(handle, timeout=60).state is S.CANCELLED
-    assert local_runner.status(handle).state is S.CANCELLED
-    assert [e.state for e in local_runner.events(handle)][-1] is S.CANCELLED
-
-
-def test_local_app_is_tracked_from_another_process(local_runner: Runner) -> None:
-    handle = local_runner.run_component("utils.echo", ["--msg", "from afar"], "local")
-    code = textwrap.dedent(
-        f"""
-        from torchrun_core.runner import Runner
-        with Runner("elsewhere") as runner:
-            status = runner.wait("{handle}", timeout=60)
-            print(status.state.value)
-            print("".join(runner.log_lines("{handle}")), end="")
-            print(runner.describe("{handle}").app_name)
-        """
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=100, check=True
-    )
-    assert out.stdout.splitlines() == ["SUCCEEDED", "from afar", "echo"]
-    assert [e.state for e in local_runner.events(handle)][-1] is S.SUCCEEDED
-
-
-def test_local_child_runs_link_to_their_parent(local_runner: Runner) -> None:
-    # A job that launches a job: the child's parent is the launching job's handle.
-    launcher = textwrap.dedent(
-        """
-        from torchrun_core.runner import Runner
-        with Runner("t") as runner:
-            print(runner.run_component("utils.echo", ["--msg", "child"], "local"))
-        """
-    )
-    app = AppDef(
-        name="parent", roles=[Role(name="p", entrypoint=sys.executable, args=["-c", launcher])]
-    )
-    parent = local_runner.run(app, "local")
-    assert local_runner.wait(parent, timeout=60).state is S.SUCCEEDED
-    child = "".join(local_runner.log_lines(parent)).strip().splitlines()[-1]
-    assert local_runner.describe(child).parent_run_id == str(parent)
-    assert local_runner.wait(child, timeout=60).state is S.SUCCEEDED

@@ -22,11 +22,16 @@ from torchrun_core.errors import (
     InvalidInputError,
     TorchrunCoreError,
     UnknownSchedulerError,
-    WaitTimeoutError,
 )
 from torchrun_core.plugins import PluginRegistry, get_registry
 from torchrun_core.run_record import RunEvent, RunRecord, stored_app_json, stored_cfg
-from torchrun_core.runner_calls import ApiCall, app_not_found, backend_errors, observed
+from torchrun_core.runner_calls import (
+    ApiCall,
+    app_not_found,
+    backend_errors,
+    observed,
+    wait_timeout,
+)
 from torchrun_core.runstore import RunStore
 from torchrun_core.scheduler import Scheduler, Stream
 from torchrun_core.scheduler_pool import SchedulerPool
@@ -259,12 +264,7 @@ class Runner:
                         return status
                     left = MAX_WATCH_S if deadline is None else deadline - time.monotonic()
                     if left <= 0:
-                        raise WaitTimeoutError(
-                            f"app {parsed} is still {status.state} after {timeout:g} s",
-                            hint=f"wait longer, or look at it: torchrun-core status {parsed}",
-                            handle=str(parsed),
-                            state=status.state,
-                        )
+                        raise wait_timeout(parsed, status.state, timeout)
                     with backend_errors(parsed.scheduler, "watch"):
                         watcher.wait(min(left, MAX_WATCH_S))
         raise AssertionError("unreachable")  # pragma: no cover  (mypy: the loop returns)
@@ -277,15 +277,12 @@ class Runner:
         """
         with self._api("describe") as call:
             parsed = call.target(parse_handle(handle))
-            known = self.store.state(str(parsed)) is not None
             try:
-                sched = self.scheduler(parsed.scheduler, parsed.session)
-            except UnknownSchedulerError:  # plugin uninstalled: the record still stands
-                if not known:
+                status = self._refresh(parsed, self.scheduler(parsed.scheduler, parsed.session))
+            except UnknownSchedulerError:  # plugin uninstalled: a recorded run still stands
+                if self.store.state(str(parsed)) is None:
                     raise
                 status = None
-            else:
-                status = self._refresh(parsed, sched)
             record = self.store.get(str(parsed))
             if record is None:
                 if status is None:

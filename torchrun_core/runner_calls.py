@@ -13,9 +13,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from torchrun_core.errors import AppNotFoundError, BackendError, TorchrunCoreError
+from torchrun_core.errors import (
+    AppNotFoundError,
+    BackendError,
+    TorchrunCoreError,
+    WaitTimeoutError,
+)
 from torchrun_core.hookspecs import RunnerEvent
 from torchrun_core.specs.handle import AppHandle
+from torchrun_core.specs.state import AppState
 
 
 class ApiCall:
@@ -82,4 +88,14 @@ def app_not_found(handle: AppHandle, detail: str = "") -> AppNotFoundError:
         f"no app {handle}" + (f": {detail}" if detail else ""),
         hint="see the known apps with: torchrun-core list",
         handle=str(handle),
+    )
+
+
+def wait_timeout(handle: AppHandle, state: AppState, timeout: float | None) -> WaitTimeoutError:
+    """The error for a ``wait`` that ran out of time with the app still in ``state``."""
+    return WaitTimeoutError(
+        f"app {handle} is still {state} after {timeout or 0:g} s",
+        hint=f"wait longer, or look at it: torchrun-core status {handle}",
+        handle=str(handle),
+        state=state,
     )
