@@ -79,7 +79,9 @@ section "ruff format --check"
 # (torchrun_core/schedulers/x.py -> schedulers/x.py). The example plugin is
 # checked from its sources too, since docs/plugins.md shows it as the example.
 section "build the wheel"
-rm -rf "$WORK/dist" "$WORK/mypy-site"
+# setuptools copies modules into build/lib and never removes them there, so a
+# module deleted from the tree would live on in the wheel: start clean.
+rm -rf "$ROOT/build" "$WORK/dist" "$WORK/mypy-site"
 "$PY" -m build --wheel --outdir "$WORK/dist" . >"$WORK/build.log" 2>&1 || {
     cat "$WORK/build.log" >&2
     exit 1

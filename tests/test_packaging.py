@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
 from collections.abc import Sequence
-from importlib.metadata import distribution
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,9 @@ from conftest import in_ci
 REPO = Path(__file__).resolve().parents[1]
 # scripts/test.sh builds the wheel once (mypy checks it too) and passes it here.
 WHEEL_ENV = "TORCHRUN_CORE_TEST_WHEEL"
+# Not needed to build, and possibly large or stale.
+BUILD_IGNORED = (".git", ".venv", ".ci", "build", "dist", "site", "*.egg-info", "__pycache__")
+BUILD_IGNORED += (".mypy_cache", ".ruff_cache", ".pytest_cache")
 # Where each source directory lands inside the installed package.
 SOURCE_DIRS = {
     "torchrun_core": REPO / "torchrun_core",
@@ -36,6 +39,7 @@ import torchrun_core.components.utils
 from torchrun_core.components.utils import echo
 assert echo(msg="hi").roles[0].args == ["hi"]
 print(json.dumps({
+    "core": torchrun_core.__file__,
     "local": torchrun_core.schedulers.local.__file__,
     "utils": torchrun_core.components.utils.__file__,
     "top_level": [n for n in ("schedulers", "components") if importlib.util.find_spec(n)],
@@ -58,8 +62,12 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     given = os.environ.get(WHEEL_ENV)
     if given:
         return Path(given)
+    # Build from a copy: an in-tree build writes build/ and *.egg-info into the
+    # repo, and setuptools' build/lib would keep modules deleted since.
+    src = tmp_path_factory.mktemp("src") / "torchrun-core"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(*BUILD_IGNORED))
     out = tmp_path_factory.mktemp("dist")
-    run([sys.executable, "-m", "build", "--wheel", "--outdir", out, REPO], cwd=REPO, timeout=300)
+    run([sys.executable, "-m", "build", "--wheel", "--outdir", out, src], cwd=src, timeout=300)
     (built,) = out.glob("torchrun_core-*.whl")
     return built
 
@@ -135,14 +143,13 @@ def test_wheel_install_runs_the_readme_demo(wheel_venv: Path, tmp_path: Path) ->
 
 
 def test_editable_install_imports_mapped_packages(tmp_path: Path) -> None:
-    direct_url = distribution("torchrun-core").read_text("direct_url.json") or "{}"
-    if not json.loads(direct_url).get("dir_info", {}).get("editable"):
+    out = run([sys.executable, "-I", "-c", IMPORT_CHECK], cwd=tmp_path)
+    found = json.loads(out)
+    if not Path(found["core"]).is_relative_to(REPO):
         message = "torchrun-core is not installed editable here (scripts/test.sh does that)"
         if in_ci():
             pytest.fail(message)
         pytest.skip(message)
-    out = run([sys.executable, "-I", "-c", IMPORT_CHECK], cwd=tmp_path)
-    found = json.loads(out)
     assert found["top_level"] == []
     assert Path(found["local"]) == REPO / "schedulers" / "local.py"
     assert Path(found["utils"]) == REPO / "components" / "utils.py"
