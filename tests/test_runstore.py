@@ -109,6 +109,24 @@ def test_a_stale_observation_does_not_overwrite_a_newer_one(store: RunStore) -> 
     assert store.state("x://s/a-1") is S.RUNNING
 
 
+def test_record_states_writes_a_batch_in_one_go(store: RunStore) -> None:
+    for name in ("a-1", "a-2", "a-3"):
+        add(store, f"x://s/{name}")
+    store.record_state("x://s/a-3", S.RUNNING)
+    changed = store.record_states(
+        [
+            ("x://s/a-1", S.RUNNING, "up", None),
+            ("x://s/a-2", S.SUBMITTED, None, None),  # no change
+            ("x://s/a-3", S.RUNNING, None, None),  # no change
+            ("x://s/nope", S.RUNNING, None, None),  # unknown
+            ("x://s/a-2", S.UNKNOWN, None, None),  # never recorded
+        ]
+    )
+    assert changed == ["x://s/a-1"]
+    assert [(e.state, e.message) for e in store.events("x://s/a-1")][-1] == (S.RUNNING, "up")
+    assert store.record_states([]) == []
+
+
 def test_unknown_handles(store: RunStore) -> None:
     assert store.get("x://s/nope") is None
     assert store.state("x://s/nope") is None

@@ -20,7 +20,6 @@ from torchrun_core import tracker_env
 from torchrun_core.errors import (
     AppNotFoundError,
     InvalidInputError,
-    TorchrunCoreError,
     UnknownSchedulerError,
 )
 from torchrun_core.plugins import PluginRegistry, get_registry
@@ -40,11 +39,11 @@ from torchrun_core.specs.dryrun import AppDryRunInfo
 from torchrun_core.specs.handle import AppHandle, parse_handle
 from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus
+from torchrun_core.state_sync import StateSync
 
 # wait() re-reads the state at least this often, in case a watcher misses an event.
 MAX_WATCH_S = 5.0
 _SESSION_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-_LIVE_STATES = (AppState.UNSUBMITTED, AppState.SUBMITTED, AppState.PENDING, AppState.RUNNING)
 
 
 class Runner:
@@ -78,6 +77,7 @@ class Runner:
         self._registry = registry
         self._schedulers = SchedulerPool(lambda: self.registry, scheduler_params)
         self._tracker_config = tracker_config
+        self._sync = StateSync(lambda: self.store, self.scheduler)
 
     def __enter__(self) -> Runner:
         return self
@@ -115,30 +115,6 @@ class Runner:
     def _target(self, call: ApiCall, handle: str | AppHandle) -> tuple[AppHandle, Scheduler[Any]]:
         parsed = call.target(parse_handle(handle))
         return parsed, self.scheduler(parsed.scheduler, parsed.session)
-
-    def _refresh(self, handle: AppHandle, sched: Scheduler[Any]) -> AppStatus | None:
-        """The scheduler's status of ``handle`` (None if unknown), recorded when it changed."""
-        observed_at = time.time()
-        with backend_errors(handle.scheduler, "describe"):
-            status = sched.describe(handle.app_id)
-        if status is not None:
-            status.handle = str(handle)
-            self.store.record_state(str(handle), status.state, status.message, at=observed_at)
-        return status
-
-    def _found(self, handle: AppHandle, sched: Scheduler[Any]) -> AppStatus:
-        """The app's status; for an ended app its engine has forgotten, the recorded one."""
-        status = self._refresh(handle, sched)
-        if status is not None:
-            return status
-        record = self.store.get(str(handle))
-        if record is None:
-            raise app_not_found(handle)
-        if not record.state.is_terminal:
-            raise app_not_found(
-                handle, f"{handle.scheduler} no longer knows it (last {record.state})"
-            )
-        return record.recorded_status(f"as recorded; {handle.scheduler} no longer knows this app")
 
     # -- submission ---------------------------------------------------------
     def dryrun(
@@ -238,7 +214,7 @@ class Runner:
             AppNotFoundError: the scheduler does not know the app.
         """
         with self._api("status") as call:
-            return self._found(*self._target(call, handle))
+            return self._sync.found(*self._target(call, handle))
 
     def wait(
         self, handle: str | AppHandle, timeout: float | None = None, state: AppState | None = None
@@ -259,7 +235,7 @@ class Runner:
                 with backend_errors(parsed.scheduler, "watch"):
                     watcher = stack.enter_context(sched.watch(parsed.app_id))
                 while True:
-                    status = self._found(parsed, sched)
+                    status = self._sync.found(parsed, sched)
                     if status.is_terminal or (target is not None and status.state >= target):
                         return status
                     left = MAX_WATCH_S if deadline is None else deadline - time.monotonic()
@@ -278,7 +254,9 @@ class Runner:
         with self._api("describe") as call:
             parsed = call.target(parse_handle(handle))
             try:
-                status = self._refresh(parsed, self.scheduler(parsed.scheduler, parsed.session))
+                status = self._sync.refresh(
+                    parsed, self.scheduler(parsed.scheduler, parsed.session)
+                )
             except UnknownSchedulerError:  # plugin uninstalled: a recorded run still stands
                 if self.store.state(str(parsed)) is None:
                     raise
@@ -317,24 +295,11 @@ class Runner:
         """
         with self._api("log_lines") as call:
             parsed, sched = self._target(call, handle)
-            role = role_name or self._first_role(parsed, sched)
+            role = role_name or self._sync.first_role(parsed, sched)
             with backend_errors(parsed.scheduler, "log_iter", parsed):
                 return sched.log_iter(
                     parsed.app_id, role, k, regex, since, until, should_tail, streams, attempt
                 )
-
-    def _first_role(self, handle: AppHandle, sched: Scheduler[Any]) -> str:
-        record = self.store.get(str(handle))
-        if record is not None and record.app is not None:
-            return record.app.roles[0].name
-        status = self._found(handle, sched)
-        if status.roles:
-            return status.roles[0].role
-        raise InvalidInputError(
-            f"cannot tell the roles of app {handle}: it was not submitted from here",
-            hint=f"name the role: torchrun-core log {handle}/ROLE",
-            handle=str(handle),
-        )
 
     def list(
         self,
@@ -349,29 +314,11 @@ class Runner:
         state when listing every scheduler; naming ``scheduler`` raises instead.
         """
         with self._api("list", scheduler):
-            refreshed = self._refresh_live(scheduler, since)
+            refreshed = self._sync.refresh_live(scheduler, since)
             records = self.store.list(scheduler, states, since, limit)
             for record in records:
                 record.status = refreshed.get(record.handle)
             return records
-
-    def _refresh_live(self, scheduler: str | None, since: float | None) -> dict[str, AppStatus]:
-        out: dict[str, AppStatus] = {}
-        broken: set[str] = set()
-        for record in self.store.list(scheduler, _LIVE_STATES, since):
-            if record.scheduler in broken:
-                continue
-            handle = AppHandle(record.scheduler, record.session, record.app_id)
-            try:
-                status = self._refresh(handle, self.scheduler(handle.scheduler, handle.session))
-            except TorchrunCoreError:
-                if scheduler is not None:
-                    raise
-                broken.add(record.scheduler)  # one failure per scheduler is enough
-                continue
-            if status is not None:
-                out[record.handle] = status
-        return out
 
     def events(self, handle: str | AppHandle) -> builtins.list[RunEvent]:
         """The run's recorded state changes, oldest first.
@@ -399,10 +346,10 @@ class Runner:
                 with backend_errors(parsed.scheduler, "cancel", parsed):
                     sched.cancel(parsed.app_id)
             except AppNotFoundError:
-                if self._found(parsed, sched).is_terminal:
+                if self._sync.found(parsed, sched).is_terminal:
                     return  # ended, and forgotten by its engine since: nothing to stop
                 raise
-            self._refresh(parsed, sched)
+            self._sync.refresh(parsed, sched)
 
     def close(self) -> None:
         """Close every scheduler this runner made, and the store it opened."""

@@ -16,7 +16,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -178,30 +178,45 @@ class RunStore:
         or when ``at`` (when the state was observed) is older than the latest
         event (a stale read racing a newer writer).
         """
-        state = AppState(state)
-        if state is AppState.UNKNOWN:
-            return False
-        at = time.time() if at is None else at
-        # Cheap unlocked read first: most status refreshes change nothing.
-        latest = self._latest(handle)
-        if latest is None or not _changes(latest, state, at):
-            return False
+        return bool(self.record_states([(handle, state, message, at)]))
+
+    def record_states(
+        self, observations: Iterable[tuple[str, AppState, str | None, float | None]]
+    ) -> builtins.list[str]:
+        """:meth:`record_state` for many ``(handle, state, message, at)`` in one transaction.
+
+        Returns the handles whose state changed.
+        """
+        now = time.time()
+        # Cheap unlocked reads first: most refreshes change nothing, and then
+        # no write lock is taken at all.
+        news: builtins.list[tuple[str, AppState, str | None, float]] = []
+        for handle, state, message, at in observations:
+            state, at = AppState(state), now if at is None else at
+            latest = self._latest(handle)
+            if state is not AppState.UNKNOWN and latest is not None and _changes(latest, state, at):
+                news.append((handle, state, message or None, at))
+        if not news:
+            return []
+        written: builtins.list[str] = []
         with self._write() as db:
-            row = db.execute(
-                "SELECT state, updated_at FROM runs WHERE handle = ?", (handle,)
-            ).fetchone()
-            if row is None or not _changes((AppState(row[0]), row[1]), state, at):
-                return False
-            db.execute(
-                "INSERT INTO events (handle, idx, state, at, message) VALUES "
-                "(?, (SELECT COALESCE(MAX(idx), 0) + 1 FROM events WHERE handle = ?), ?, ?, ?)",
-                (handle, handle, state.value, at, message or None),
-            )
-            db.execute(
-                "UPDATE runs SET state = ?, updated_at = ? WHERE handle = ?",
-                (state.value, at, handle),
-            )
-        return True
+            for handle, state, message, at in news:
+                row = db.execute(
+                    "SELECT state, updated_at FROM runs WHERE handle = ?", (handle,)
+                ).fetchone()
+                if row is None or not _changes((AppState(row[0]), row[1]), state, at):
+                    continue  # another writer got there first
+                db.execute(
+                    "INSERT INTO events (handle, idx, state, at, message) VALUES (?, (SELECT "
+                    "COALESCE(MAX(idx), 0) + 1 FROM events WHERE handle = ?), ?, ?, ?)",
+                    (handle, handle, state.value, at, message),
+                )
+                db.execute(
+                    "UPDATE runs SET state = ?, updated_at = ? WHERE handle = ?",
+                    (state.value, at, handle),
+                )
+                written.append(handle)
+        return written
 
     def delete(self, handle: str) -> bool:
         """Forget a run and its events; True when it existed."""

@@ -1,0 +1,109 @@
+"""Keeping the run store in step with what the schedulers report.
+
+Every status the Runner reads from a scheduler goes through here, so that a
+state change is recorded once, whichever call (status, wait, list, cancel)
+noticed it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from torchrun_core.errors import InvalidInputError, TorchrunCoreError
+from torchrun_core.runner_calls import app_not_found, backend_errors
+from torchrun_core.runstore import RunStore
+from torchrun_core.scheduler import Scheduler
+from torchrun_core.specs.handle import AppHandle
+from torchrun_core.specs.state import AppState
+from torchrun_core.specs.status import AppStatus
+
+LIVE_STATES = (AppState.UNSUBMITTED, AppState.SUBMITTED, AppState.PENDING, AppState.RUNNING)
+
+
+class StateSync:
+    """Reads app statuses from schedulers and records their changes in the run store.
+
+    Args:
+        store: gives the run store (opened on first use).
+        scheduler: gives scheduler ``name`` for ``session``.
+    """
+
+    def __init__(
+        self, store: Callable[[], RunStore], scheduler: Callable[[str, str], Scheduler[Any]]
+    ) -> None:
+        self._store = store
+        self._scheduler = scheduler
+
+    def refresh(self, handle: AppHandle, sched: Scheduler[Any]) -> AppStatus | None:
+        """The scheduler's status of ``handle`` (None if unknown), recorded when it changed."""
+        status, observed_at = self.describe(handle, sched)
+        if status is not None:
+            self._store().record_state(str(handle), status.state, status.message, at=observed_at)
+        return status
+
+    def describe(self, handle: AppHandle, sched: Scheduler[Any]) -> tuple[AppStatus | None, float]:
+        """The scheduler's status of ``handle`` and when it was asked (for stale-write checks)."""
+        observed_at = time.time()
+        with backend_errors(handle.scheduler, "describe"):
+            status = sched.describe(handle.app_id)
+        if status is not None:
+            status.handle = str(handle)
+        return status, observed_at
+
+    def found(self, handle: AppHandle, sched: Scheduler[Any]) -> AppStatus:
+        """The app's status; for an ended app its engine has forgotten, the recorded one."""
+        status = self.refresh(handle, sched)
+        if status is not None:
+            return status
+        record = self._store().get(str(handle))
+        if record is None:
+            raise app_not_found(handle)
+        if not record.state.is_terminal:
+            raise app_not_found(
+                handle, f"{handle.scheduler} no longer knows it (last {record.state})"
+            )
+        return record.recorded_status(f"as recorded; {handle.scheduler} no longer knows this app")
+
+    def first_role(self, handle: AppHandle, sched: Scheduler[Any]) -> str:
+        """The app's first role: from its recorded spec, else from the scheduler's status."""
+        record = self._store().get(str(handle))
+        if record is not None and record.app is not None:
+            return record.app.roles[0].name
+        status = self.found(handle, sched)
+        if status.roles:
+            return status.roles[0].role
+        raise InvalidInputError(
+            f"cannot tell the roles of app {handle}: it was not submitted from here",
+            hint=f"name the role: torchrun-core log {handle}/ROLE",
+            handle=str(handle),
+        )
+
+    def refresh_live(self, scheduler: str | None, since: float | None) -> dict[str, AppStatus]:
+        """Ask the schedulers about every recorded run not yet terminal; record changes at once.
+
+        A scheduler that is uninstalled or failing is skipped (its runs keep
+        their recorded state) unless ``scheduler`` names it, then it raises.
+        """
+        out: dict[str, AppStatus] = {}
+        seen: list[tuple[str, AppState, str | None, float | None]] = []
+        broken: set[str] = set()
+        for record in self._store().list(scheduler, LIVE_STATES, since):
+            if record.scheduler in broken:
+                continue
+            handle = AppHandle(record.scheduler, record.session, record.app_id)
+            try:
+                status, at = self.describe(
+                    handle, self._scheduler(record.scheduler, record.session)
+                )
+            except TorchrunCoreError:
+                if scheduler is not None:
+                    raise
+                broken.add(record.scheduler)  # one failure per scheduler is enough
+                continue
+            if status is not None:
+                out[record.handle] = status
+                seen.append((record.handle, status.state, status.message, at))
+        self._store().record_states(seen)  # one transaction for the whole pass
+        return out
