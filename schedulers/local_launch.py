@@ -1,32 +1,27 @@
 """Start an app's supervisor, detached from the launching process.
 
-The launcher prepares everything a reader needs before it returns: the app
-dir, ``plan.json``, the initial ``state.json``, the supervisor lock (held)
-and the bound listening socket. Then it forks; the child starts a new
-session and forks again, so the supervisor is never the launcher's zombie,
-and runs the supervisor loop in the grandchild. No fresh interpreter boots
-and nothing new is imported: the launcher pays for two forks only.
-
-The grandchild keeps exactly three descriptors besides 0-2 (which go to
-/dev/null and ``supervisor.log``): the lock, the socket, nothing of the
-caller's, so ``out=$(torchrun-core run ...)`` never waits for it.
+The launcher prepares everything a reader needs before ``schedule``
+returns: the app dir, ``plan.json``, the initial ``state.json``, the
+supervisor lock (held) and the bound listening socket. It then hands the
+plan, its environment and those descriptors to the spawner
+(``local_spawner``), a helper forked once per launcher process, which
+forks the app's supervisor. The launcher never waits for an interpreter to
+boot, and pays neither a fork nor copy-on-write faults per app.
 """
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
 import fcntl
-import gc
 import json
 import os
-import resource
-import signal
 import socket
-import traceback
-from typing import Any
+import threading
+import time
+import warnings
 
-from torchrun_core.errors import BackendError, InvalidInputError
 from torchrun_core.schedulers.local_plan import LocalPlan
+from torchrun_core.schedulers.local_spawner import encode_request, spawner_main
 from torchrun_core.schedulers.local_state import (
     LOCK_FILE,
     PLAN_FILE,
@@ -36,9 +31,70 @@ from torchrun_core.schedulers.local_state import (
     socket_address,
     write_json_atomic,
 )
-from torchrun_core.schedulers.local_supervisor import Supervisor
 
-_PR_SET_CHILD_SUBREAPER = 36
+from torchrun_core.errors import BackendError, InvalidInputError
+
+_SEND_BUFFER = 4 << 20  # the kernel caps it at net.core.wmem_max (x2)
+
+
+class _SpawnerClient:
+    """This process's connection to its spawner, started on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._pid = 0
+        self._owner = 0  # the pid that started it: a forked launcher needs its own
+        self._env: dict[str, str] | None = None  # the environment the spawner has
+
+    def submit(self, plan: LocalPlan, created_at: float, fds: list[int]) -> None:
+        """Have the spawner start ``plan``'s supervisor with this process's environment."""
+        env = dict(os.environ)
+        with self._lock:
+            for retry in (False, True):
+                sock = self._connected(restart=retry)
+                request = encode_request(plan, None if env == self._env else env, created_at)
+                try:
+                    sent = socket.send_fds(sock, [request], fds)
+                    if sent < len(request):
+                        sock.sendall(request[sent:])
+                except OSError:  # the spawner died: start another, once
+                    if retry:
+                        raise
+                    continue
+                self._env = env
+                return
+
+    def _connected(self, restart: bool) -> socket.socket:
+        if self._sock is not None and self._owner == os.getpid() and not restart:
+            return self._sock
+        self._stop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Room for a burst of requests, so that submitting does not wait for forks.
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SEND_BUFFER)
+        with warnings.catch_warnings():
+            # Python >= 3.12 warns about fork() with threads; the child only
+            # runs our stdlib-only code and never touches a lock it inherited.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - the spawner process
+            ours.close()
+            spawner_main(theirs)
+        theirs.close()
+        self._sock, self._pid, self._owner, self._env = ours, pid, os.getpid(), None
+        return ours
+
+    def _stop(self) -> None:
+        if self._sock is None:
+            return
+        self._sock.close()  # the spawner exits at EOF
+        if self._owner == os.getpid():
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self._pid, 0)
+        self._sock = None
+
+
+_spawner = _SpawnerClient()
 
 
 def launch(plan: LocalPlan) -> None:
@@ -60,106 +116,31 @@ def launch(plan: LocalPlan) -> None:
         ) from None
     except OSError as err:
         raise BackendError(f"cannot create {app_dir}: {err.strerror}") from None
-    lock_fd = os.open(os.path.join(app_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    # Held from now until the supervisor exits (the forks share this lock).
-    fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    lock_fd = log_fd = -1
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    log_fd = -1
     try:
+        lock_fd = os.open(f"{app_dir}/{LOCK_FILE}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Held from now until the supervisor exits: the descriptor travels to it.
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
         listener.bind(socket_address(app_dir))
         listener.listen(128)
-        state = _write_files(plan)
-        log_fd = os.open(
-            os.path.join(app_dir, SUPERVISOR_LOG),
-            os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
-            0o600,
-        )
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child, reported via supervisor.log
-            _become_supervisor(plan, listener, lock_fd, log_fd, state)
-        # The intermediate child exits right after its fork.
-        if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0:
-            raise OSError(f"the detaching process failed; see {app_dir}/{SUPERVISOR_LOG}")
+        created_at = _write_files(plan)
+        log_flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        log_fd = os.open(f"{app_dir}/{SUPERVISOR_LOG}", log_flags, 0o600)
+        _spawner.submit(plan, created_at, [lock_fd, listener.fileno(), log_fd])
     except OSError as err:
         raise BackendError(f"cannot start the supervisor of {plan.app_id}: {err}") from None
     finally:
         listener.close()
-        os.close(lock_fd)
-        if log_fd >= 0:
-            os.close(log_fd)
+        for fd in (lock_fd, log_fd):
+            if fd >= 0:
+                os.close(fd)
 
 
-def _write_files(plan: LocalPlan) -> dict[str, Any]:
+def _write_files(plan: LocalPlan) -> float:
+    """Write plan.json and the initial state.json; returns the creation time."""
     with open(os.path.join(plan.app_dir, PLAN_FILE), "w", encoding="utf-8") as f:
-        json.dump(plan.to_dict(redact=True), f, indent=1)
-    state = initial_state(
-        plan.app_id,
-        plan.app_name,
-        plan.session,
-        plan.log_dir,
-        plan.grace_period,
-        [(r.name, len(r.replicas)) for r in plan.roles],
-    )
-    write_json_atomic(os.path.join(plan.app_dir, STATE_FILE), state)
-    return state
-
-
-def _become_supervisor(  # pragma: no cover - runs in the forked child
-    plan: LocalPlan, listener: socket.socket, lock_fd: int, log_fd: int, state: dict[str, Any]
-) -> None:
-    """In the forked child: detach, then run the supervisor; never returns."""
-    # Objects inherited from the launcher must never be collected here: their
-    # finalizers could close descriptor numbers this process reuses.
-    gc.freeze()
-    code = 1
-    try:
-        os.setsid()
-        if os.fork() > 0:
-            os._exit(0)
-        _detach_fds(log_fd, keep={lock_fd, listener.fileno()})
-        _reset_process()
-        Supervisor(plan, listener, state).run()
-        code = 0
-    except BaseException:
-        try:
-            os.write(2, traceback.format_exc().encode())
-        except BaseException:
-            pass
-    os._exit(code)
-
-
-def _detach_fds(log_fd: int, keep: set[int]) -> None:  # pragma: no cover - child only
-    null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 0)
-    os.dup2(log_fd, 1)
-    os.dup2(log_fd, 2)
-    keep = keep | {0, 1, 2}
-    low = 0
-    for fd in sorted(keep):
-        if fd > low:
-            os.closerange(low, fd)
-        low = fd + 1
-    os.closerange(low, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-
-
-def _reset_process() -> None:  # pragma: no cover - child only
-    os.chdir("/")  # do not pin the launcher's cwd (replicas get absolute cwds)
-    try:
-        signal.set_wakeup_fd(-1)  # the launcher's (e.g. asyncio's) is closed now
-    except ValueError:
-        pass
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    # Adopt the replicas' orphans, so that they are reaped even where pid 1 does not.
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-    # Two pipes and six log files per replica: raise the soft fd limit.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        except (ValueError, OSError):
-            pass
+        f.write(json.dumps(plan.to_dict(redact=True)))
+    created_at = time.time()
+    write_json_atomic(os.path.join(plan.app_dir, STATE_FILE), initial_state(plan, created_at))
+    return created_at

@@ -141,12 +141,9 @@ def attempt_lines(
     """Lines of one attempt's log; returns True once past ``until`` (nothing later matters)."""
     done = is_done()
     if done and since is None and until is None:
-        try:
-            f = open(log, encoding="utf-8", errors="replace", newline="\n")
-        except FileNotFoundError:
-            return False
-        with f:
-            yield from f
+        if os.path.exists(log):  # an attempt that never started has no log
+            with open(log, encoding="utf-8", errors="replace", newline="\n") as f:
+                yield from f
         return False
     cursor = LogCursor(log)
     try:

@@ -23,7 +23,10 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torchrun_core.schedulers.local_plan import LocalPlan
 
 PLAN_FILE = "plan.json"
 STATE_FILE = "state.json"
@@ -58,31 +61,25 @@ def read_state(app_dir: str) -> dict[str, Any] | None:
     return data
 
 
-def initial_state(
-    app_id: str,
-    app_name: str,
-    session: str,
-    log_dir: str,
-    grace_period: float,
-    roles: list[tuple[str, int]],
-) -> dict[str, Any]:
-    """The state the launcher writes before the supervisor runs: SUBMITTED, all PENDING."""
+def initial_state(plan: LocalPlan, created_at: float) -> dict[str, Any]:
+    """The state before the supervisor runs: SUBMITTED, every replica PENDING."""
     return {
         "version": 0,
-        "app_id": app_id,
-        "app_name": app_name,
-        "session": session,
-        "log_dir": log_dir,
-        "grace_period": grace_period,
+        "app_id": plan.app_id,
+        "app_name": plan.app_name,
+        "session": plan.session,
+        "log_dir": plan.log_dir,
+        "grace_period": plan.grace_period,
         "state": "SUBMITTED",
         "message": "",
         "num_restarts": 0,
-        "created_at": time.time(),
+        "created_at": created_at,
         "finished_at": None,
         "supervisor": None,
         "roles": [
-            {"role": name, "replicas": [new_replica_state(k) for k in range(count)]}
-            for name, count in roles
+            {"role": role.name, "replicas": [new_replica_state(r.replica_id) for r in rs]}
+            for role in plan.roles
+            for rs in [role.replicas]
         ],
     }
 

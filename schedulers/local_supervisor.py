@@ -88,7 +88,14 @@ class RoleRun:
 class Supervisor:
     """Runs ``plan`` to a terminal state; owns the listening socket it is given."""
 
-    def __init__(self, plan: LocalPlan, listener: socket.socket, state: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        plan: LocalPlan,
+        listener: socket.socket,
+        state: dict[str, Any],
+        env: dict[str, str],
+    ) -> None:
+        """``state`` is the launcher's initial state; ``env`` the launcher's environment."""
         self.plan = plan
         self.listener = listener
         self.state_path = os.path.join(plan.app_dir, STATE_FILE)
@@ -111,7 +118,8 @@ class Supervisor:
         self.failed_spawns: list[tuple[Replica, int, str]] = []
         self.dirty = True
         self.sel = selectors.DefaultSelector()
-        self.base_env = dict(os.environ)
+        self.base_env = env
+        self.identity = {"pid": os.getpid(), "start": proc_start_time(os.getpid())}
         self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 
     # -- main loop -------------------------------------------------------------
@@ -176,7 +184,7 @@ class Supervisor:
             message=self.message,
             num_restarts=self.num_restarts,
             finished_at=self.finished_at,
-            supervisor={"pid": os.getpid(), "start": proc_start_time(os.getpid())},
+            supervisor=self.identity,
             roles=[
                 {"role": rr.plan.name, "replicas": [r.to_dict() for r in rr.replicas]}
                 for rr in self.roles
@@ -288,7 +296,7 @@ class Supervisor:
         if r in self.stopping:
             self.stopping.discard(r)
             r.state = "CANCELLED" if self.final else "PENDING"
-            r.message = f"stopped ({reason})"
+            r.message = f"stopped: {reason}"
         elif code == 0:
             r.state, r.message = "SUCCEEDED", ""
         else:

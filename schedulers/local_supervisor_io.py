@@ -41,7 +41,7 @@ def spawn_error(err: OSError, entrypoint: str, cwd: str) -> tuple[int, str]:
             return EXIT_NOT_FOUND, f"working directory {cwd!r} does not exist"
         return EXIT_NOT_FOUND, f"entrypoint {entrypoint!r} not found"
     if isinstance(err, PermissionError):
-        return EXIT_CANNOT_EXECUTE, f"entrypoint {entrypoint!r} cannot be executed: permission denied"
+        return EXIT_CANNOT_EXECUTE, f"entrypoint {entrypoint!r} cannot be executed (permission)"
     return EXIT_CANNOT_EXECUTE, f"cannot run {entrypoint!r}: {err.strerror or err}"
 
 
