@@ -147,12 +147,12 @@ def test_json_outputs_parse(cli: CliRunner) -> None:
 
 
 def test_dryrun_redacts_secrets_and_submits_nothing(cli: CliRunner) -> None:
-    args = ("run", "--dryrun", "utils.sh", "--env", "MY_TOKEN=abc123,PLAIN=visible", "echo", "hi")
-    proc = cli(*args)
+    component = ("utils.sh", "--env", "MY_TOKEN=abc123,PLAIN=visible", "echo", "hi")
+    proc = cli("run", "--dryrun", *component)
     assert proc.returncode == 0, proc.stderr
     assert "abc123" not in proc.stdout + proc.stderr
     assert "visible" in proc.stdout and "echo hi" in proc.stdout
-    as_json = cli(*args, "--json")
+    as_json = cli("run", "--dryrun", "--json", *component)
     assert as_json.returncode == 0 and "abc123" not in as_json.stdout
     data = json.loads(as_json.stdout)
     assert data["scheduler"] == "local" and data["app"]["roles"][0]["env"]["PLAIN"] == "visible"

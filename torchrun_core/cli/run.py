@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from torchrun_core.cli.error_printer import EXIT_INTERRUPTED, print_error
 from torchrun_core.cli.output import print_json
-from torchrun_core.errors import InvalidInputError
+from torchrun_core.errors import ComponentError, InvalidInputError
 
 if TYPE_CHECKING:
     from torchrun_core.runner import Runner
@@ -95,6 +95,17 @@ def _dryrun(runner: Runner, args: argparse.Namespace) -> AppDryRunInfo[Any]:
     return runner.dryrun_component(args.component, args.component_args, **common)
 
 
+def _hint_misplaced_options(err: ComponentError, args: argparse.Namespace) -> None:
+    """Point out run's own options given after the component (they go before it)."""
+    own = {"--wait", "--dryrun", "--json", "--cfg", "-s", "--scheduler", "--parent-run-id"}
+    misplaced = [a for a in args.component_args if a.split("=")[0] in own]
+    if misplaced:
+        err.hint = (
+            f"options of run itself go before the component: "
+            f"torchrun-core run {' '.join(misplaced)} {args.component} ..."
+        )
+
+
 def _dryrun_json(info: AppDryRunInfo[Any]) -> dict[str, Any]:
     from torchrun_core.cli.app_view import redacted_app_dict
 
@@ -117,6 +128,9 @@ def execute(args: argparse.Namespace) -> int:
         except ComponentHelpRequested as help_request:
             sys.stdout.write(help_request.help_text)
             return 0
+        except ComponentError as err:
+            _hint_misplaced_options(err, args)
+            raise
         if args.dryrun:
             if args.json:
                 print_json(_dryrun_json(info))
@@ -159,8 +173,9 @@ def _failure_detail(status: Any) -> str:
         for r in role.replicas
         if r.state.value == "FAILED"
     ]
-    detail = f": {', '.join(failed[:3])}" if failed else ""
-    return detail + (f" ({status.message})" if status.message else "")
+    if failed:
+        return f": {', '.join(failed[:3])}"
+    return f" ({status.message})" if status.message else ""
 
 
 def _log_hint(handle: str) -> str:
