@@ -8,9 +8,11 @@
   test changing the environment (a blocked plugin, a new entry point) cannot
   leak its registry into the next one; ``fresh_registry`` gives a new one.
 - Integration tests marked ``docker``, ``slurm`` or ``kubernetes`` call
-  :func:`require_engine`: outside CI a missing engine skips the test and says
-  why; under ``CI=true`` it fails it. Any other skip of such a test under CI
-  (``pytest.importorskip``, a ``skipif``) is turned into a failure as well.
+  :func:`ci_rules.require_engine` (also a fixture here): outside CI a missing
+  engine skips the test and says why; under ``CI=true`` it fails it. Any
+  other skip of such a test under CI (``pytest.importorskip``, a ``skipif``)
+  is turned into a failure as well. Import helpers from ``ci_rules``, never
+  from ``conftest`` (several directories have one).
 """
 
 from __future__ import annotations
@@ -20,36 +22,15 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
+from ci_rules import ENGINE_MARKERS, in_ci, require_engine
 
 from torchrun_core.plugins import PluginRegistry, get_registry, reset_registry
 
 pytest_plugins = ["pytester"]  # tests/test_ci_rules.py runs pytest on small test files
 
-ENGINE_MARKERS = ("docker", "slurm", "kubernetes")
 # Variables the test command sets for the tests themselves (e.g. the wheel to
 # install, an engine's address) use this prefix and are kept.
 TEST_ENV_PREFIX = "TORCHRUN_CORE_TEST_"
-
-
-def in_ci() -> bool:
-    """True when running under CI (``CI=true``), where missing engines are failures."""
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
-def require_engine(name: str, available: bool, why: str) -> None:
-    """Go on when engine ``name`` is available; else skip, or fail under CI.
-
-    Args:
-        name: the engine, e.g. ``"docker"``.
-        available: whether the test can reach it.
-        why: what is missing, e.g. ``"no dockerd socket at /run/x.sock"``.
-    """
-    if available:
-        return
-    message = f"{name} engine not available: {why}"
-    if in_ci():
-        pytest.fail(f"{message} (CI=true: a missing engine fails the run)", pytrace=False)
-    pytest.skip(message)
 
 
 @pytest.fixture(name="require_engine")

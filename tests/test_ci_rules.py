@@ -1,4 +1,4 @@
-"""The conftest's rules, checked by running pytest on small test files.
+"""The CI rules of conftest.py and ci_rules.py, checked by running pytest on small test files.
 
 Outside CI a missing engine skips its test with the reason; under
 ``CI=true`` it fails, whether the test used ``require_engine`` or skipped in
@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 CONFTEST = Path(__file__).with_name("conftest.py")
+CI_RULES = Path(__file__).with_name("ci_rules.py")
 ENGINE_TESTS = """
 import pytest
-from conftest import require_engine
+from ci_rules import require_engine
 
 @pytest.mark.docker
 def test_needs_docker():
@@ -36,6 +37,7 @@ def test_unrelated_skip():
 @pytest.fixture
 def engine_suite(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(CONFTEST.read_text(encoding="utf-8"))
+    pytester.makepyfile(ci_rules=CI_RULES.read_text(encoding="utf-8"))
     pytester.makeini("[pytest]\nmarkers =\n    docker: d\n    slurm: s\n    kubernetes: k\n")
     pytester.makepyfile(test_engines=ENGINE_TESTS)
     return pytester

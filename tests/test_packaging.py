@@ -18,14 +18,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from conftest import in_ci
+from ci_rules import in_ci
 
 REPO = Path(__file__).resolve().parents[1]
 # scripts/test.sh builds the wheel once (mypy checks it too) and passes it here.
 WHEEL_ENV = "TORCHRUN_CORE_TEST_WHEEL"
 # Not needed to build, and possibly large or stale.
-BUILD_IGNORED = (".git", ".venv", ".ci", "build", "dist", "site", "*.egg-info", "__pycache__")
-BUILD_IGNORED += (".mypy_cache", ".ruff_cache", ".pytest_cache")
+BUILD_IGNORED = (
+    *(".git", ".venv", ".ci", "build", "dist", "site", "*.egg-info", "__pycache__"),
+    *(".mypy_cache", ".ruff_cache", ".pytest_cache"),
+)
 # Where each source directory lands inside the installed package.
 SOURCE_DIRS = {
     "torchrun_core": REPO / "torchrun_core",

@@ -20,7 +20,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import in_ci
+from ci_rules import require_installed
 
 from torchrun_core import AppDef, AppState, Resource, Role
 from torchrun_core.errors import InvalidOptionError, SpecError
@@ -37,11 +37,10 @@ def _example_plugin_installed() -> None:
     """Skip (or, under CI, fail) when the example distribution is not installed."""
     try:
         importlib.metadata.distribution(EXAMPLE_DIST)
+        found = True
     except importlib.metadata.PackageNotFoundError:
-        message = f"{EXAMPLE_DIST} is not installed: pip install ./tests/plugin_dist"
-        if in_ci():
-            pytest.fail(f"{message} (scripts/test.sh installs it)", pytrace=False)
-        pytest.skip(message)
+        found = False
+    require_installed(EXAMPLE_DIST, found, "pip install ./tests/plugin_dist (scripts/test.sh does)")
 
 
 def make_dist(where: Path, module: str, plugin: str, code: str) -> Path:
