@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from torchrun_core.schedulers.local_logs import AttemptLogWriter
@@ -41,6 +42,15 @@ _READ_SIZE = 1 << 16
 _KILL_WAIT_S = 2.0
 # How often to look whether a signalled process group is empty yet.
 _GROUP_POLL_S = 0.01
+
+
+@dataclass
+class _Group:
+    """A process group sent SIGTERM: SIGKILL follows at ``deadline`` unless it empties."""
+
+    leader_start: int | None
+    deadline: float
+    killed: bool = False
 
 
 class Replica:
@@ -107,8 +117,7 @@ class Supervisor:
         self.by_fd: dict[int, tuple[Replica, str]] = {}
         self.stopping: set[Replica] = set()  # sent SIGTERM, not yet reaped
         self.restart: set[Replica] = set()  # to start again once nothing is stopping
-        # pgid -> [leader start time, deadline, SIGKILL sent]
-        self.groups: dict[int, list[Any]] = {}
+        self.groups: dict[int, _Group] = {}  # signalled process groups, by pgid
         self.final: str | None = None  # FAILED or CANCELLED once decided
         self.app_state = "SUBMITTED"
         self.message = ""
@@ -169,7 +178,8 @@ class Supervisor:
             return 0.0
         if not self.groups:
             return None
-        return max(0.0, min(_GROUP_POLL_S, min(g[1] for g in self.groups.values()) - time.time()))
+        deadline = min(g.deadline for g in self.groups.values())
+        return max(0.0, min(_GROUP_POLL_S, deadline - time.time()))
 
     def _publish(self) -> None:
         """Write state.json, then wake every watcher (connected before the write)."""
@@ -353,25 +363,24 @@ class Supervisor:
         assert r.proc is not None
         pgid = r.proc.pid
         if kill_group(pgid, r.pid_start, sig) and pgid not in self.groups:
-            self.groups[pgid] = [r.pid_start, time.time() + self.plan.grace_period, False]
+            self.groups[pgid] = _Group(r.pid_start, time.time() + self.plan.grace_period)
 
     def _check_groups(self) -> None:
         """Forget emptied process groups; SIGKILL those past their grace period."""
         now = time.time()
         for pgid, group in list(self.groups.items()):
-            start, deadline, killed = group
             try:
                 os.killpg(pgid, 0)
             except (ProcessLookupError, PermissionError):
                 del self.groups[pgid]
                 continue
-            if now < deadline:
+            if now < group.deadline:
                 continue
-            if killed:  # unkillable or a zombie someone else must reap: stop waiting
+            if group.killed:  # unkillable, or a zombie someone else must reap: stop waiting
                 del self.groups[pgid]
             else:
-                kill_group(pgid, start, signal.SIGKILL)
-                group[1:] = [now + _KILL_WAIT_S, True]
+                kill_group(pgid, group.leader_start, signal.SIGKILL)
+                group.deadline, group.killed = now + _KILL_WAIT_S, True
 
     def _advance(self) -> None:
         """Restart or finish once nothing is stopping and no group lingers."""

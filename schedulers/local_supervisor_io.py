@@ -61,7 +61,7 @@ def drain(fd: int, stream: str, logs: AttemptLogWriter) -> None:
 
 def accept_clients(listener: socket.socket) -> list[socket.socket]:
     """Accept every pending connection from our own user (or root); non-blocking."""
-    out = []
+    out: list[socket.socket] = []
     me = os.getuid()
     while True:
         try:

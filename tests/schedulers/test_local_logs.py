@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 import threading
 import time
+from typing import Any
 
 import pytest
 from local_apps import app_of, py_role, wait_for
@@ -29,7 +30,7 @@ SLOW_PARTIAL = textwrap.dedent(
 EXPECTED_SLOW = [f"abc{i}def{i}\n" for i in range(4)] + ["no newline"]
 
 
-def schedule(sched: LocalScheduler, code: str, **fields: object) -> str:
+def schedule(sched: LocalScheduler, code: str, **fields: Any) -> str:
     return sched.schedule(sched.dryrun(app_of(py_role(code, **fields))))
 
 

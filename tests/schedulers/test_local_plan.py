@@ -127,7 +127,7 @@ def test_bad_options_name_the_option(
 ) -> None:
     with pytest.raises(InvalidOptionError) as err:
         sched.dryrun(app_of(Role(name="r", entrypoint="true")), cfg)
-    assert err.value.option == option
+    assert err.value.context["option"] == option
 
 
 def test_run_opts_describe_every_option() -> None:
