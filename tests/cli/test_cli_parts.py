@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
@@ -123,3 +124,37 @@ def test_to_jsonable() -> None:
         "s": "RUNNING",
         "3": None,
     }
+
+
+def test_interleave_keeps_each_source_in_order_and_completes_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from torchrun_core.cli.log_stream import _interleave
+
+    def lines(tag: str, n: int) -> Iterator[str]:
+        for i in range(n):
+            yield f"{tag}{i}\n"
+        yield f"{tag}-last-without-newline"
+
+    _interleave([("a ", lines("a", 5000)), ("b ", lines("b", 3000)), ("", iter([]))])
+    out = capsys.readouterr().out.splitlines()
+    assert [ln for ln in out if ln.startswith("a ")] == [
+        *(f"a a{i}" for i in range(5000)),
+        "a a-last-without-newline",
+    ]
+    assert len([ln for ln in out if ln.startswith("b ")]) == 3001
+    assert len(out) == 8002
+
+
+def test_interleave_raises_a_reader_error_after_its_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from torchrun_core.cli.log_stream import _interleave
+
+    def failing() -> Iterator[str]:
+        yield "one\n"
+        raise InvalidInputError("log gone")
+
+    with pytest.raises(InvalidInputError, match="log gone"):
+        _interleave([("", failing())])
+    assert capsys.readouterr().out == "one\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -14,8 +13,8 @@ if TYPE_CHECKING:
     from torchrun_core.specs.app import AppDef
     from torchrun_core.specs.status import AppStatus
 
-# Bounded so that a fast producer waits for a slow terminal instead of filling memory.
-_QUEUE_SIZE = 10_000
+# Bounded so that fast readers wait for a slow terminal instead of filling memory.
+_MAX_BUFFERED = 100_000
 
 
 @dataclass(frozen=True)
@@ -90,37 +89,67 @@ def _write_lines(prefix: str, lines: Iterable[str]) -> None:
         write(prefix + _complete(line))
 
 
-class _Done:
-    """Marks the end of one replica's lines, carrying the error that ended it, if any."""
+class _LineBuffer:
+    """Lines from several reader threads, handed to the writer in batches.
 
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
+    A queue item per line costs more than printing it; here a reader only
+    appends under a lock, and wakes the writer when the buffer was empty.
+    """
+
+    def __init__(self, readers: int, max_lines: int = _MAX_BUFFERED) -> None:
+        self._lock = threading.Lock()
+        self._drained = threading.Condition(self._lock)
+        self._ready = threading.Event()
+        self._lines: list[str] = []
+        self._max = max_lines
+        self._running = readers
+        self._error: BaseException | None = None
+
+    def put(self, line: str) -> None:
+        with self._lock:
+            while len(self._lines) >= self._max:  # a slow terminal holds the readers back
+                self._drained.wait()
+            self._lines.append(line)
+            first = len(self._lines) == 1
+        if first:
+            self._ready.set()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        with self._lock:
+            self._running -= 1
+            self._error = self._error or error
+        self._ready.set()
+
+    def take(self) -> tuple[list[str], bool, BaseException | None]:
+        """(the lines buffered so far, whether all readers ended, a reader's error); blocks."""
+        self._ready.wait()
+        with self._lock:
+            # Cleared together with the swap, so that no reader's wake-up is lost.
+            self._ready.clear()
+            lines, self._lines = self._lines, []
+            self._drained.notify_all()
+            return lines, self._running == 0, self._error
 
 
-def _pump(prefix: str, lines: Iterator[str], out: queue.Queue[str | _Done]) -> None:
+def _pump(prefix: str, lines: Iterator[str], out: _LineBuffer) -> None:
     try:
         for line in lines:
             out.put(prefix + _complete(line))
-    except BaseException as err:  # handed to the main thread, which raises it
-        out.put(_Done(err))
+    except BaseException as err:  # handed to the writing thread, which raises it
+        out.finish(err)
     else:
-        out.put(_Done())
+        out.finish()
 
 
 def _interleave(sources: Sequence[tuple[str, Iterator[str]]]) -> None:
-    out: queue.Queue[str | _Done] = queue.Queue(_QUEUE_SIZE)
-    for prefix, lines in sources:
+    out = _LineBuffer(len(sources))
+    for prefix, source in sources:
         # Daemons: on Ctrl-C the main thread returns without waiting for them.
-        threading.Thread(target=_pump, args=(prefix, lines, out), daemon=True).start()
-    active = len(sources)
-    write = sys.stdout.write
-    while active:
-        item = out.get()
-        if isinstance(item, _Done):
-            active -= 1
-            if item.error is not None:
-                raise item.error
-            continue
-        write(item)
-        if out.empty():  # flush when caught up, not per line: cheap and still live
-            sys.stdout.flush()
+        threading.Thread(target=_pump, args=(prefix, source, out), daemon=True).start()
+    done = False
+    while not done:
+        batch, done, error = out.take()
+        sys.stdout.write("".join(batch))
+        sys.stdout.flush()  # once per batch: live, yet cheap for a chatty app
+        if error is not None:
+            raise error
