@@ -152,11 +152,12 @@ def _wait_and_stream(runner: Runner, handle: str, info: AppDryRunInfo[Any]) -> i
     try:
         print_logs(runner, handle, replicas_of(info.app), follow=True)
         status = runner.wait(handle)
-    except KeyboardInterrupt:
-        print_error(
-            f"interrupted; app {handle} keeps running",
-            f"follow it with: torchrun-core log -f {handle} ; "
-            f"stop it with: torchrun-core cancel {handle}",
+    except KeyboardInterrupt:  # only this process stops; the app is detached from it
+        sys.stdout.flush()
+        sys.stderr.write(
+            f"interrupted: app {handle} keeps running\n"
+            f"hint: follow it again with: torchrun-core log -f {handle} ; "
+            f"stop it with: torchrun-core cancel {handle}\n"
         )
         return EXIT_INTERRUPTED
     sys.stdout.write(f"{handle}\n")
