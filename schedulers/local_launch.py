@@ -1,8 +1,8 @@
 """Start an app's supervisor, detached from the launching process.
 
 The launcher prepares everything a reader needs before ``schedule``
-returns: the app dir, ``plan.json``, the initial ``state.json``, the
-supervisor lock (held) and the bound listening socket. It then hands the
+returns: the app dir, the initial ``state.json``, the supervisor lock (held)
+and the bound listening socket. It then hands the
 plan, its environment and those descriptors to the spawner
 (``local_spawner``), a helper forked once per launcher process, which
 forks the app's supervisor. The launcher never waits for an interpreter to
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import socket
 import threading
@@ -23,11 +22,9 @@ import warnings
 from torchrun_core.schedulers.local_plan import LocalPlan
 from torchrun_core.schedulers.local_spawner import encode_request, spawner_main
 from torchrun_core.schedulers.local_state import (
-    LOCK_FILE,
-    PLAN_FILE,
     STATE_FILE,
-    SUPERVISOR_LOG,
     initial_state,
+    open_lock,
     socket_address,
     write_json_atomic,
 )
@@ -98,7 +95,10 @@ _spawner = _SpawnerClient()
 
 
 def launch(plan: LocalPlan) -> None:
-    """Write the app's files and start its detached supervisor.
+    """Write the app's state and start its detached supervisor.
+
+    Only three file-system changes happen here (the app dir, its state file,
+    a rename): under a burst of submissions, creating files is what costs.
 
     Raises:
         InvalidInputError: the plan was scheduled before.
@@ -106,8 +106,7 @@ def launch(plan: LocalPlan) -> None:
     """
     app_dir = plan.app_dir
     try:
-        os.makedirs(os.path.dirname(app_dir), exist_ok=True)
-        os.mkdir(app_dir, 0o700)
+        _make_app_dir(app_dir)
     except FileExistsError:
         raise InvalidInputError(
             f"local app {plan.app_id!r} was already scheduled",
@@ -116,31 +115,28 @@ def launch(plan: LocalPlan) -> None:
         ) from None
     except OSError as err:
         raise BackendError(f"cannot create {app_dir}: {err.strerror}") from None
-    lock_fd = log_fd = -1
+    lock_fd = -1
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        lock_fd = os.open(f"{app_dir}/{LOCK_FILE}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        lock_fd = open_lock(app_dir)
         # Held from now until the supervisor exits: the descriptor travels to it.
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
         listener.bind(socket_address(app_dir))
         listener.listen(128)
-        created_at = _write_files(plan)
-        log_flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-        log_fd = os.open(f"{app_dir}/{SUPERVISOR_LOG}", log_flags, 0o600)
-        _spawner.submit(plan, created_at, [lock_fd, listener.fileno(), log_fd])
+        created_at = time.time()
+        write_json_atomic(f"{app_dir}/{STATE_FILE}", initial_state(plan, created_at))
+        _spawner.submit(plan, created_at, [lock_fd, listener.fileno()])
     except OSError as err:
         raise BackendError(f"cannot start the supervisor of {plan.app_id}: {err}") from None
     finally:
         listener.close()
-        for fd in (lock_fd, log_fd):
-            if fd >= 0:
-                os.close(fd)
+        if lock_fd >= 0:
+            os.close(lock_fd)
 
 
-def _write_files(plan: LocalPlan) -> float:
-    """Write plan.json and the initial state.json; returns the creation time."""
-    with open(os.path.join(plan.app_dir, PLAN_FILE), "w", encoding="utf-8") as f:
-        f.write(json.dumps(plan.to_dict(redact=True)))
-    created_at = time.time()
-    write_json_atomic(os.path.join(plan.app_dir, STATE_FILE), initial_state(plan, created_at))
-    return created_at
+def _make_app_dir(app_dir: str) -> None:
+    try:
+        os.mkdir(app_dir, 0o700)
+    except FileNotFoundError:  # the session's first app
+        os.makedirs(os.path.dirname(app_dir), exist_ok=True)
+        os.mkdir(app_dir, 0o700)

@@ -16,7 +16,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
-from torchrun_core.schedulers.local_logs import INDEX_RECORD, index_path, log_path
+from torchrun_core.schedulers.local_logs import INDEX_RECORD, STREAMS, index_path, log_path
 from torchrun_core.schedulers.local_state import TERMINAL, read_state, settle_state
 
 _BLOCK = 1 << 20
@@ -33,27 +33,30 @@ def _split(chunk: bytes) -> Iterator[str]:
     return iter(io.StringIO(_decode(chunk), newline="\n"))
 
 
-def load_index(path: str) -> tuple[list[int], list[float]]:
-    """The (offsets, times) of a log's time index; empty when there is none yet."""
+def load_index(path: str, stream: str) -> tuple[list[int], list[float]]:
+    """The (offsets, times) of ``stream`` in an attempt's time index; empty if none yet."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
         return [], []
     data = data[: len(data) - len(data) % INDEX_RECORD.size]  # a record being written
+    code = STREAMS.index(stream)
     offsets: list[int] = []
     times: list[float] = []
-    for offset, stamp in INDEX_RECORD.iter_unpack(data):
-        offsets.append(offset)
-        times.append(stamp)
+    for offset, stamp, of_stream in INDEX_RECORD.iter_unpack(data):
+        if of_stream == code:
+            offsets.append(offset)
+            times.append(stamp)
     return offsets, times
 
 
 class LogCursor:
     """Reads one log file forward, yielding only whole lines."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, stream: str) -> None:
         self.path = path
+        self.stream = stream
         self.fd: int | None = None
         self.pos = 0  # next byte to read
         self.buf = b""  # an incomplete line read so far
@@ -76,7 +79,7 @@ class LogCursor:
         """Start at the first line whose first byte was written at or after ``since``."""
         assert self.fd is not None
         size = os.fstat(self.fd).st_size  # before the index: its records precede their bytes
-        offsets, times = load_index(index)
+        offsets, times = load_index(index, self.stream)
         i = bisect_left(times, since)
         self.pos = offsets[i] if i < len(offsets) else size
         self.skip = self.pos > 0 and os.pread(self.fd, 1, self.pos - 1) != b"\n"
@@ -123,15 +126,16 @@ class LogCursor:
             i = j
 
 
-def _until_offset(index: str, until: float) -> int | None:
+def _until_offset(index: str, stream: str, until: float) -> int | None:
     """The first byte written after ``until``, None when there is none yet."""
-    offsets, times = load_index(index)
+    offsets, times = load_index(index, stream)
     i = bisect_right(times, until)
     return offsets[i] if i < len(offsets) else None
 
 
 def attempt_lines(
     log: str,
+    stream: str,
     index: str,
     is_done: Callable[[], bool],
     since: float | None,
@@ -145,7 +149,7 @@ def attempt_lines(
             with open(log, encoding="utf-8", errors="replace", newline="\n") as f:
                 yield from f
         return False
-    cursor = LogCursor(log)
+    cursor = LogCursor(log, stream)
     try:
         return (yield from _follow(cursor, index, is_done, done, since, until, follow))
     finally:
@@ -171,7 +175,7 @@ def _follow(
     if since is not None:
         cursor.seek_since(index, since)
     while True:
-        hi = _until_offset(index, until) if until is not None else None
+        hi = _until_offset(index, cursor.stream, until) if until is not None else None
         before = cursor.pos
         yield from cursor.lines(hi, final=done)
         if cursor.ended:
@@ -220,7 +224,8 @@ def replica_lines(
 
         past_until = yield from attempt_lines(
             log_path(replica_log_dir, a, stream),
-            index_path(replica_log_dir, a, stream),
+            stream,
+            index_path(replica_log_dir, a),
             is_done,
             since,
             until,

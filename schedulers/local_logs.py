@@ -6,11 +6,12 @@ retry never overwrites the log of the attempt before it::
     <attempt>.stdout      the replica's stdout, byte for byte
     <attempt>.stderr      its stderr
     <attempt>.combined    both, interleaved a whole line at a time in arrival order
-    <attempt>.<stream>.idx  time index: 16-byte records (byte offset, unix time)
+    <attempt>.idx         time index of the three: records (byte offset, unix time, stream)
 
 An index record is appended before the bytes it stamps, at most one per
-millisecond, so a line's time is that of the last record at or before its
-first byte. Standard library only: this runs in the forked supervisor.
+millisecond and stream, so a line's time is that of the last record of its
+stream at or before its first byte. Standard library only: this runs in the
+forked supervisor.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import struct
 import time
 
 STREAMS = ("stdout", "stderr", "combined")
-INDEX_RECORD = struct.Struct("<Qd")
+INDEX_RECORD = struct.Struct("<QdB")  # byte offset, unix time, index of the stream in STREAMS
 # Below this gap a new chunk shares the previous index record (and its time).
 INDEX_RESOLUTION_S = 0.001
 # A partial line longer than this goes to the combined log anyway (with a
@@ -34,8 +35,8 @@ def log_path(replica_log_dir: str, attempt: int, stream: str) -> str:
     return f"{replica_log_dir}/{attempt}.{stream}"
 
 
-def index_path(replica_log_dir: str, attempt: int, stream: str) -> str:
-    return f"{replica_log_dir}/{attempt}.{stream}.idx"
+def index_path(replica_log_dir: str, attempt: int) -> str:
+    return f"{replica_log_dir}/{attempt}.idx"
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -45,26 +46,23 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 class _IndexedFile:
-    """One log file plus its time index."""
+    """One log file, stamped in the attempt's shared time index."""
 
-    __slots__ = ("fd", "index_fd", "last_stamp", "offset")
+    __slots__ = ("code", "fd", "index_fd", "last_stamp", "offset")
 
-    def __init__(self, path: str, index: str) -> None:
+    def __init__(self, path: str, index_fd: int, code: int) -> None:
         self.fd = os.open(path, _OPEN_FLAGS, 0o644)
-        self.index_fd = os.open(index, _OPEN_FLAGS, 0o644)
+        self.index_fd = index_fd
+        self.code = code
         self.offset = 0
         self.last_stamp = -1.0
 
     def append(self, data: bytes, now: float) -> None:
         if now - self.last_stamp >= INDEX_RESOLUTION_S:
-            _write_all(self.index_fd, INDEX_RECORD.pack(self.offset, now))
+            _write_all(self.index_fd, INDEX_RECORD.pack(self.offset, now, self.code))
             self.last_stamp = now
         _write_all(self.fd, data)
         self.offset += len(data)
-
-    def close(self) -> None:
-        os.close(self.fd)
-        os.close(self.index_fd)
 
 
 class AttemptLogWriter:
@@ -72,11 +70,10 @@ class AttemptLogWriter:
 
     def __init__(self, replica_log_dir: str, attempt: int) -> None:
         os.makedirs(replica_log_dir, exist_ok=True)
+        self._index_fd = os.open(index_path(replica_log_dir, attempt), _OPEN_FLAGS, 0o644)
         self._files = {
-            s: _IndexedFile(
-                log_path(replica_log_dir, attempt, s), index_path(replica_log_dir, attempt, s)
-            )
-            for s in STREAMS
+            s: _IndexedFile(log_path(replica_log_dir, attempt, s), self._index_fd, code)
+            for code, s in enumerate(STREAMS)
         }
         self._partial = {"stdout": b"", "stderr": b""}
         self.closed = False
@@ -116,4 +113,5 @@ class AttemptLogWriter:
         for i, tail in enumerate(tails):
             self._files["combined"].append(tail if i == len(tails) - 1 else tail + b"\n", now)
         for f in self._files.values():
-            f.close()
+            os.close(f.fd)
+        os.close(self._index_fd)

@@ -26,7 +26,7 @@ from torchrun_core.scheduler import ListedApp, Scheduler, SchedulerOptions, Stre
 from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.dryrun import AppDryRunInfo
 from torchrun_core.specs.state import AppState
-from torchrun_core.specs.status import AppStatus, ReplicaStatus, RoleStatus
+from torchrun_core.specs.status import AppStatus
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
 # How long cancel waits for the supervisor beyond the app's grace period.
@@ -79,13 +79,14 @@ class LocalScheduler(Scheduler[LocalOptions]):
         super().__init__("local", session)
         root = Path(state_dir).expanduser().resolve() if state_dir else paths.state_dir()
         self.session_dir = root / "local" / session
+        self._session_path = str(self.session_dir)
         self._hostname = socket.gethostname()
 
     def app_dir(self, app_id: str) -> str | None:
         """The dir of ``app_id`` in this session, None for an id that cannot name one."""
         if not _NAME_RE.match(app_id):
             return None
-        return str(self.session_dir / app_id)
+        return f"{self._session_path}/{app_id}"
 
     # -- submission ----------------------------------------------------------
     def _dryrun(self, app: AppDef, options: LocalOptions) -> AppDryRunInfo[LocalPlan]:
@@ -133,34 +134,37 @@ class LocalScheduler(Scheduler[LocalOptions]):
         state = self._state(app_id)
         if state is None:
             return None
-        roles = [
-            RoleStatus(
-                role=role["role"],
-                replicas=[
-                    ReplicaStatus(
-                        id=rep["id"],
-                        role=role["role"],
-                        state=AppState(rep["state"]),
-                        exit_code=rep["exit_code"],
-                        hostname=self._hostname,
-                        attempt=rep["attempt"],
-                        started_at=rep["started_at"],
-                        finished_at=rep["finished_at"],
-                        message=rep["message"],
-                    )
-                    for rep in role["replicas"]
+        host = self._hostname
+        # One nested dict validated in one call: the cheapest way into pydantic.
+        return AppStatus.model_validate(
+            {
+                "state": state["state"],
+                "handle": f"{self.name}://{self.session}/{app_id}",
+                "num_restarts": state["num_restarts"],
+                "message": state["message"],
+                "created_at": state["created_at"],
+                "finished_at": state["finished_at"],
+                "roles": [
+                    {
+                        "role": role["role"],
+                        "replicas": [
+                            {
+                                "id": rep["id"],
+                                "role": role["role"],
+                                "state": rep["state"],
+                                "exit_code": rep["exit_code"],
+                                "hostname": host,
+                                "attempt": rep["attempt"],
+                                "started_at": rep["started_at"],
+                                "finished_at": rep["finished_at"],
+                                "message": rep["message"],
+                            }
+                            for rep in role["replicas"]
+                        ],
+                    }
+                    for role in state["roles"]
                 ],
-            )
-            for role in state["roles"]
-        ]
-        return AppStatus(
-            state=AppState(state["state"]),
-            handle=f"{self.name}://{self.session}/{app_id}",
-            num_restarts=state["num_restarts"],
-            message=state["message"],
-            roles=roles,
-            created_at=state["created_at"],
-            finished_at=state["finished_at"],
+            }
         )
 
     def watch(self, app_id: str) -> AbstractContextManager[Watcher]:

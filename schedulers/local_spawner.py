@@ -27,11 +27,11 @@ import struct
 import traceback
 
 from torchrun_core.schedulers.local_plan import LocalPlan
-from torchrun_core.schedulers.local_state import initial_state
+from torchrun_core.schedulers.local_state import SUPERVISOR_LOG, initial_state
 from torchrun_core.schedulers.local_supervisor import Supervisor
 
 HEADER = struct.Struct("<Q")
-NUM_FDS = 3  # the app's lock, its listening socket, its supervisor.log
+NUM_FDS = 2  # the app's lock (its dir, flock-ed) and its listening socket
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -101,8 +101,7 @@ def _spawn(
     try:
         pid = os.fork()
     except OSError as err:
-        if len(fds) == NUM_FDS:
-            os.write(fds[2], f"cannot fork the supervisor: {err}\n".encode())
+        _report(plan.app_dir, f"cannot fork the supervisor: {err}\n")
         pid = -1
     if pid == 0:
         _become_supervisor(plan, env, created_at, fds)
@@ -120,20 +119,30 @@ def _become_supervisor(
     plan: LocalPlan, env: dict[str, str], created_at: float, fds: list[int]
 ) -> None:  # pragma: no cover - a supervisor
     """In a child of the spawner: run one app's supervisor; never returns."""
-    lock_fd, listen_fd, log_fd = fds
+    lock_fd, listen_fd = fds
     code = 1
     try:
         _reset_signals()
         os.setsid()
-        _detach_fds(log_fd, keep={lock_fd, listen_fd})
+        _detach_fds(os.open(os.devnull, os.O_WRONLY), keep={lock_fd, listen_fd})
         _become_subreaper()
         listener = socket.socket(fileno=listen_fd)
         Supervisor(plan, listener, initial_state(plan, created_at), env).run()
         code = 0
     except BaseException:
         with contextlib.suppress(BaseException):
-            os.write(2, traceback.format_exc().encode())
+            _report(plan.app_dir, traceback.format_exc())
     os._exit(code)
+
+
+def _report(app_dir: str, text: str) -> None:  # pragma: no cover - failures only
+    """Append ``text`` to the app's supervisor.log (created only when needed)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+    fd = os.open(os.path.join(app_dir, SUPERVISOR_LOG), flags, 0o600)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
 
 
 def _reset_signals() -> None:  # pragma: no cover - child only

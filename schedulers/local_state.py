@@ -2,14 +2,15 @@
 
 Layout of an app dir (``<state_dir>/local/<session>/<app_id>/``)::
 
-    plan.json        the dry-run plan, secrets redacted (for people, not code)
     state.json       app + replica states; replaced atomically, ``version`` counts writes
-    supervisor.lock  flock-ed (exclusive) by the supervisor for its whole life
-    supervisor.log   the supervisor's own stdout/stderr
+    plan.json        the dry-run plan, secrets redacted (for people, not code)
+    supervisor.log   why the supervisor failed, if it did
+    logs/            the replicas' logs, unless the ``log_dir`` option put them elsewhere
 
-Standard library only: the detached supervisor uses this module after fork.
-Liveness is an flock, not a pid: a dead supervisor's lock is released by the
-kernel, so pid reuse cannot make a dead app look alive.
+The supervisor holds an exclusive flock on the app dir itself for its whole
+life. Liveness is that lock, not a pid: the kernel releases a dead process's
+lock, so pid reuse cannot make a dead app look alive. Standard library only:
+the detached supervisor uses this module after fork.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 PLAN_FILE = "plan.json"
 STATE_FILE = "state.json"
-LOCK_FILE = "supervisor.lock"
 SUPERVISOR_LOG = "supervisor.log"
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
@@ -53,11 +53,18 @@ def write_json_atomic(path: str, data: dict[str, Any]) -> None:
 
 def read_state(app_dir: str) -> dict[str, Any] | None:
     """The app's last written state, or None when there is none (yet)."""
+    # os-level I/O: this is most of what a describe costs.
     try:
-        with open(os.path.join(app_dir, STATE_FILE), "rb") as f:
-            data: dict[str, Any] = json.loads(f.read())
+        fd = os.open(f"{app_dir}/{STATE_FILE}", os.O_RDONLY | os.O_CLOEXEC)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    try:
+        chunks = [os.read(fd, 1 << 16)]
+        while len(chunks[-1]) == 1 << 16:
+            chunks.append(os.read(fd, 1 << 20))
+    finally:
+        os.close(fd)
+    data: dict[str, Any] = json.loads(b"".join(chunks))
     return data
 
 
@@ -132,6 +139,11 @@ def kill_group(pgid: int | None, leader_start: int | None, sig: int = signal.SIG
 
 
 # -- supervisor liveness -----------------------------------------------------
+def open_lock(app_dir: str) -> int:
+    """A descriptor to flock for the app's supervisor lock (the app dir itself)."""
+    return os.open(app_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
 @contextlib.contextmanager
 def dead_supervisor_lock(app_dir: str) -> Iterator[bool]:
     """Yield True, holding the app's lock, when its supervisor is not running.
@@ -139,7 +151,7 @@ def dead_supervisor_lock(app_dir: str) -> Iterator[bool]:
     Yields False (holding nothing) while the supervisor holds the lock.
     """
     try:
-        fd = os.open(os.path.join(app_dir, LOCK_FILE), os.O_RDWR | os.O_CLOEXEC)
+        fd = open_lock(app_dir)
     except FileNotFoundError:
         yield True
         return

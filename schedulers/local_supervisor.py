@@ -12,6 +12,7 @@ an entrypoint that cannot be found 127, one that cannot be executed 126.
 
 from __future__ import annotations
 
+import json
 import os
 import selectors
 import signal
@@ -24,6 +25,7 @@ from typing import Any
 from torchrun_core.schedulers.local_logs import AttemptLogWriter
 from torchrun_core.schedulers.local_plan import ATTEMPT_ENV, LocalPlan, ReplicaPlan, RolePlan
 from torchrun_core.schedulers.local_state import (
+    PLAN_FILE,
     STATE_FILE,
     TERMINAL,
     kill_group,
@@ -147,6 +149,10 @@ class Supervisor:
         self.app_state = "RUNNING"
         for replica in self.replicas:
             self._spawn(replica)
+        # For people reading the app dir; written here, not by the launcher,
+        # to keep file creation out of the submission path.
+        with open(os.path.join(self.plan.app_dir, PLAN_FILE), "w", encoding="utf-8") as f:
+            f.write(json.dumps(self.plan.to_dict(redact=True)))
         while self.app_state not in TERMINAL:
             self._step(wake_r)
         for conn in [self.listener, *self.clients]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from local_apps import app_of, py_role
@@ -17,21 +18,42 @@ from torchrun_core.specs.status import AppStatus
 
 Run = Callable[..., tuple[str, AppStatus]]
 
-# Prints "<role>/<replica> attempt <n>", then fails on the attempts listed in
-# FAIL_ON ("<role>/<replica>@<attempt>,...") and sleeps on those in SLEEP_ON.
+# Prints "<role>/<replica> attempt <n>" and marks that it did (a file in
+# MARKS); then waits for the marks listed in WAIT_FOR, and fails on the
+# attempts listed in FAIL_ON ("<role>/<replica>@<attempt>,...") or sleeps on
+# those in SLEEP_ON.
 SCRIPT = """
 import os, sys, time
 me = os.environ["TORCHRUN_CORE_ROLE"] + "/" + os.environ["TORCHRUN_CORE_REPLICA_ID"]
 at = me + "@" + os.environ["TORCHRUN_CORE_ATTEMPT"]
 print(me, "attempt", os.environ["TORCHRUN_CORE_ATTEMPT"], flush=True)
+marks = os.environ["MARKS"]
+open(os.path.join(marks, at.replace("/", "-")), "w").close()
+for other in filter(None, os.environ.get("WAIT_FOR", "").split(",")):
+    while not os.path.exists(os.path.join(marks, other.replace("/", "-"))):
+        time.sleep(0.01)
 if at in os.environ.get("SLEEP_ON", "").split(","):
     time.sleep(60)
 sys.exit(1 if at in os.environ.get("FAIL_ON", "").split(",") else 0)
 """
 
 
-def role(name: str, replicas: int = 1, fail_on: str = "", sleep_on: str = "", **kw: object) -> Role:
-    env = {"FAIL_ON": fail_on, "SLEEP_ON": sleep_on}
+@pytest.fixture(autouse=True)
+def _marks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    monkeypatch.setenv("MARKS", str(marks))  # replicas inherit the launcher's env
+
+
+def role(
+    name: str,
+    replicas: int = 1,
+    fail_on: str = "",
+    sleep_on: str = "",
+    wait_for: str = "",
+    **kw: Any,
+) -> Role:
+    env = {"FAIL_ON": fail_on, "SLEEP_ON": sleep_on, "WAIT_FOR": wait_for}
     return py_role(SCRIPT, name=name, num_replicas=replicas, env=env, **kw)
 
 
@@ -54,7 +76,7 @@ def test_replica_policy_restarts_only_the_failed_replica(sched: LocalScheduler, 
 def test_application_policy_restarts_every_replica(sched: LocalScheduler, run: Run) -> None:
     app = app_of(
         role("a", sleep_on="a/0@0"),  # still running when b fails: stopped, then restarted
-        role("b", fail_on="b/0@0", max_retries=1, retry_policy="APPLICATION"),
+        role("b", fail_on="b/0@0", wait_for="a/0@0", max_retries=1, retry_policy="APPLICATION"),
     )
     app_id, status = run(app)
     assert status.state is AppState.SUCCEEDED
@@ -64,11 +86,10 @@ def test_application_policy_restarts_every_replica(sched: LocalScheduler, run: R
 
 
 def test_role_policy_restarts_the_role_only(sched: LocalScheduler, run: Run) -> None:
+    on_role: dict[str, Any] = {"max_retries": 1, "retry_policy": "ROLE"}
     app = app_of(
-        role(
-            "x", replicas=2, fail_on="x/0@0", sleep_on="x/1@0", max_retries=1, retry_policy="ROLE"
-        ),
-        role("y", replicas=1),
+        role("x", 2, fail_on="x/0@0", sleep_on="x/1@0", wait_for="x/1@0,y/0@0", **on_role),
+        role("y", sleep_on="y/0@0-never"),
     )
     _, status = run(app)
     assert status.state is AppState.SUCCEEDED
@@ -111,4 +132,4 @@ def test_retry_logs_are_separate_files(sched: LocalScheduler, run: Run, tmp_path
     assert (replica_dir / "0.stdout").read_text() == "r/0 attempt 0\n"
     assert (replica_dir / "1.stdout").read_text() == "r/0 attempt 1\n"
     assert not (sched.session_dir / app_id / "logs").exists()
-    assert os.path.exists(replica_dir / "1.combined.idx")
+    assert os.path.exists(replica_dir / "1.idx")
