@@ -19,6 +19,8 @@ from typing import Any
 from torchrun_core.schedulers.local_logs import INDEX_RECORD, STREAMS, index_path, log_path
 from torchrun_core.schedulers.local_state import TERMINAL, read_state, settle_state
 
+from torchrun_core.errors import BackendError
+
 _BLOCK = 1 << 20
 _FIRST_POLL_S = 0.01
 _MAX_POLL_S = 0.1
@@ -222,15 +224,13 @@ def replica_lines(
                 return True
             return bool(rep["attempt"] > a or (rep["attempt"] == a and rep["attempt_done"]))
 
-        past_until = yield from attempt_lines(
-            log_path(replica_log_dir, a, stream),
-            stream,
-            index_path(replica_log_dir, a),
-            is_done,
-            since,
-            until,
-            follow,
-        )
+        log = log_path(replica_log_dir, a, stream)
+        try:  # around the whole delegation: no cost per line
+            past_until = yield from attempt_lines(
+                log, stream, index_path(replica_log_dir, a), is_done, since, until, follow
+            )
+        except (OSError, ValueError) as err:
+            raise BackendError(f"cannot read {log}: {err}") from None
         if past_until or attempt is not None:
             return
         if not _next_attempt_exists(app_dir, where, a, follow):

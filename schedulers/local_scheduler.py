@@ -21,7 +21,7 @@ from torchrun_core.schedulers.local_plan import LocalPlan, build_plan, format_pl
 from torchrun_core.schedulers.local_state import read_state, settle_state
 
 from torchrun_core import paths
-from torchrun_core.errors import InvalidInputError, InvalidOptionError
+from torchrun_core.errors import BackendError, InvalidInputError, InvalidOptionError
 from torchrun_core.scheduler import ListedApp, Scheduler, SchedulerOptions, Stream, Watcher
 from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.dryrun import AppDryRunInfo
@@ -128,9 +128,22 @@ class LocalScheduler(Scheduler[LocalOptions]):
         app_dir = self.app_dir(app_id)
         if app_dir is None:
             return None
-        return settle_state(app_dir, read_state(app_dir))
+        try:
+            return settle_state(app_dir, read_state(app_dir))
+        except (OSError, ValueError, KeyError) as err:
+            raise BackendError(
+                f"cannot read the state of local app {app_id}: {err}",
+                hint=f"look at {app_dir}/state.json",
+                app_id=app_id,
+                scheduler=self.name,
+            ) from None
 
     def _describe(self, app_id: str) -> AppStatus | None:
+        """The app's status from its state file; FAILED if its supervisor died.
+
+        Raises:
+            BackendError: the state file cannot be read.
+        """
         state = self._state(app_id)
         if state is None:
             return None
@@ -181,7 +194,10 @@ class LocalScheduler(Scheduler[LocalOptions]):
             return []
         found = []
         for entry in entries:
-            state = settle_state(entry.path, read_state(entry.path))
+            try:
+                state = settle_state(entry.path, read_state(entry.path))
+            except (OSError, ValueError):  # one unreadable app must not hide the others
+                state = {"created_at": 0.0, "state": AppState.UNKNOWN.value, "app_name": ""}
             if state is not None:
                 found.append((state["created_at"], entry.name, state))
         found.sort(key=lambda item: (item[0], item[1]))
@@ -236,8 +252,13 @@ class LocalScheduler(Scheduler[LocalOptions]):
         state = self._state(app_id)
         if app_dir is None or state is None:
             return
-        if not request_cancel(app_dir, float(state["grace_period"]) + _CANCEL_SLACK_S):
-            force_cancel(app_dir)
+        try:
+            if not request_cancel(app_dir, float(state["grace_period"]) + _CANCEL_SLACK_S):
+                force_cancel(app_dir)
+        except OSError as err:
+            raise BackendError(
+                f"cannot cancel local app {app_id}: {err}", app_id=app_id, scheduler=self.name
+            ) from None
 
 
 def _role_index(state: dict[str, Any], app_id: str, role_name: str) -> int:

@@ -15,6 +15,7 @@ from local_apps import wait_for
 from torchrun_core.schedulers.local import LocalScheduler
 
 from torchrun_core.specs.app import AppDef
+from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus
 
 
@@ -26,7 +27,7 @@ def sched(state_dir: Path) -> Iterator[LocalScheduler]:
     yield scheduler
     # Leave nothing running behind a failed test.
     for listed in scheduler.list():
-        if not listed.state.is_terminal:
+        if listed.state in (AppState.SUBMITTED, AppState.PENDING, AppState.RUNNING):
             scheduler.cancel(listed.app_id)
 
 

@@ -15,7 +15,7 @@ import pytest
 from local_apps import app_of, py_role, wait_for, wait_until
 from torchrun_core.schedulers.local import LocalScheduler
 
-from torchrun_core.errors import AppNotFoundError
+from torchrun_core.errors import AppNotFoundError, BackendError
 from torchrun_core.specs.app import Role
 from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus
@@ -286,3 +286,18 @@ def test_relative_entrypoint_args_resolve_in_the_image_dir(
 def test_replicas_read_no_stdin(run: Run, sched: LocalScheduler) -> None:
     app_id, _ = run(app_of(py_role("import sys; print(repr(sys.stdin.read()))")))
     assert lines(sched, app_id) == ["''\n"]
+
+
+def test_unreadable_state_and_logs_are_backend_errors(run: Run, sched: LocalScheduler) -> None:
+    app_id, _ = run(app_of(Role(name="r", entrypoint="echo", args=["x"])))
+    other_id, _ = run(app_of(Role(name="r", entrypoint="true"), name="ok"))
+    log = sched.session_dir / app_id / "logs" / "r" / "0" / "0.combined"
+    log.unlink()
+    log.mkdir()  # reading it now fails with IsADirectoryError
+    with pytest.raises(BackendError, match="cannot read"):
+        list(sched.log_iter(app_id, "r", 0))
+    (sched.session_dir / app_id / "state.json").write_text("{not json")
+    with pytest.raises(BackendError, match=app_id):
+        sched.describe(app_id)
+    listed = {a.app_id: a.state for a in sched.list()}
+    assert listed == {app_id: AppState.UNKNOWN, other_id: AppState.SUCCEEDED}
