@@ -124,6 +124,16 @@ def resolve_image_dir(role: Role, cwd: str) -> str:
     return path
 
 
+def _reject_nul(role: Role) -> None:
+    """A NUL byte cannot cross exec(); say so now rather than when the replica starts."""
+    texts = [role.entrypoint, *role.args, *role.env.values()]
+    if any("\0" in text for text in texts):
+        raise InvalidInputError(
+            f"role {role.name!r}: its entrypoint, args or env contain a NUL byte",
+            hint="a process's arguments and environment cannot contain NUL (\\0)",
+        )
+
+
 def build_plan(
     app: AppDef,
     *,
@@ -138,6 +148,7 @@ def build_plan(
     roles = []
     notes = []
     for role in app.roles:
+        _reject_nul(role)
         image_dir = resolve_image_dir(role, cwd)
         roles.append(_role_plan(role, app_id, image_dir, f"{log_dir}/{role.name}"))
         if role.mounts:

@@ -237,7 +237,7 @@ class Supervisor:
                 stderr=err_w,
                 start_new_session=True,  # its own process group, killable as one
             )
-        except OSError as err:
+        except (OSError, ValueError) as err:  # ValueError: a NUL byte in argv or env
             os.close(out_r)
             os.close(err_r)
             code, reason = spawn_error(err, r.plan.argv[0], r.plan.cwd)

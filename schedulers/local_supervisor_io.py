@@ -34,7 +34,7 @@ def exit_reason(code: int) -> tuple[int, str]:
     return 128 - code, f"killed by {name} (exit code {128 - code})"
 
 
-def spawn_error(err: OSError, entrypoint: str, cwd: str) -> tuple[int, str]:
+def spawn_error(err: OSError | ValueError, entrypoint: str, cwd: str) -> tuple[int, str]:
     """``(exit code, reason)`` for a replica that could not be started at all."""
     if isinstance(err, FileNotFoundError):
         if not os.path.isdir(cwd):
@@ -42,7 +42,9 @@ def spawn_error(err: OSError, entrypoint: str, cwd: str) -> tuple[int, str]:
         return EXIT_NOT_FOUND, f"entrypoint {entrypoint!r} not found"
     if isinstance(err, PermissionError):
         return EXIT_CANNOT_EXECUTE, f"entrypoint {entrypoint!r} cannot be executed (permission)"
-    return EXIT_CANNOT_EXECUTE, f"cannot run {entrypoint!r}: {err.strerror or err}"
+    if isinstance(err, OSError) and err.strerror:
+        return EXIT_CANNOT_EXECUTE, f"cannot run {entrypoint!r}: {err.strerror}"
+    return EXIT_CANNOT_EXECUTE, f"cannot run {entrypoint!r}: {err}"
 
 
 def drain(fd: int, stream: str, logs: AttemptLogWriter) -> None:

@@ -213,3 +213,12 @@ def test_appdef_is_not_copied_per_replica(sched: LocalScheduler) -> None:
     app = AppDef(name="a", roles=[Role(name="r", entrypoint="true", num_replicas=5)])
     info = sched.dryrun(app)
     assert info.app is app
+
+
+def test_nul_bytes_are_rejected_at_dryrun(sched: LocalScheduler) -> None:
+    for role in (
+        Role(name="r", entrypoint="echo", args=["a\0b"]),
+        Role(name="r", entrypoint="true", env={"A": "x\0"}),
+    ):
+        with pytest.raises(InvalidInputError, match="NUL"):
+            sched.dryrun(app_of(role))

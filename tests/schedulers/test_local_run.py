@@ -301,3 +301,14 @@ def test_unreadable_state_and_logs_are_backend_errors(run: Run, sched: LocalSche
         sched.describe(app_id)
     listed = {a.app_id: a.state for a in sched.list()}
     assert listed == {app_id: AppState.UNKNOWN, other_id: AppState.SUCCEEDED}
+
+
+def test_image_dir_removed_after_dryrun(sched: LocalScheduler, tmp_path: Path) -> None:
+    image = tmp_path / "gone"
+    image.mkdir()
+    info = sched.dryrun(app_of(Role(name="r", image=str(image), entrypoint="true")))
+    image.rmdir()
+    status = wait_for(sched, sched.schedule(info))
+    replica = status.replica("r", 0)
+    assert status.state is AppState.FAILED
+    assert replica.exit_code == 127 and "working directory" in replica.message
