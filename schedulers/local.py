@@ -9,7 +9,9 @@ How it works, module by module:
 
 - ``local_plan``: the dry-run request, a complete Popen plan per replica;
 - ``local_launch``: writes the app dir and forks the detached supervisor;
-- ``local_supervisor`` (+ ``local_supervisor_io``): runs the replicas, logs, retries, cancel;
+- ``local_spawner``: the helper process, forked once per launcher, that forks supervisors;
+- ``local_supervisor`` (+ ``local_replica``, ``local_supervisor_io``): runs the replicas,
+  logs their output, applies retries, serves watchers and cancel;
 - ``local_state``: the app dir's files and the supervisor's liveness (an flock);
 - ``local_logs`` / ``local_log_reader``: per-attempt log files and whole-line reading;
 - ``local_control``: clients of the supervisor's socket (watch, cancel).

@@ -19,11 +19,11 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from torchrun_core.schedulers.local_logs import AttemptLogWriter
-from torchrun_core.schedulers.local_plan import ATTEMPT_ENV, LocalPlan, ReplicaPlan, RolePlan
+from torchrun_core.schedulers.local_plan import ATTEMPT_ENV, LocalPlan
+from torchrun_core.schedulers.local_replica import Replica, RoleRun, SignalledGroup
 from torchrun_core.schedulers.local_state import (
     PLAN_FILE,
     STATE_FILE,
@@ -33,7 +33,7 @@ from torchrun_core.schedulers.local_state import (
     write_json_atomic,
 )
 from torchrun_core.schedulers.local_supervisor_io import (
-    accept_clients,
+    WatcherSockets,
     drain,
     exit_reason,
     spawn_error,
@@ -44,57 +44,6 @@ _READ_SIZE = 1 << 16
 _KILL_WAIT_S = 2.0
 # How often to look whether a signalled process group is empty yet.
 _GROUP_POLL_S = 0.01
-
-
-@dataclass
-class _Group:
-    """A process group sent SIGTERM: SIGKILL follows at ``deadline`` unless it empties."""
-
-    leader_start: int | None
-    deadline: float
-    killed: bool = False
-
-
-class Replica:
-    """The live state of one replica across its attempts."""
-
-    def __init__(self, plan: ReplicaPlan, role: RoleRun) -> None:
-        self.plan = plan
-        self.role = role
-        self.attempt = 0
-        self.state = "PENDING"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.pid_start: int | None = None
-        self.exit_code: int | None = None
-        self.started_at: float | None = None
-        self.finished_at: float | None = None
-        self.message = ""
-        self.attempt_done = False
-        self.logs: AttemptLogWriter | None = None
-        self.pipes: list[int] = []
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.plan.replica_id,
-            "state": self.state,
-            "attempt": self.attempt,
-            "attempt_done": self.attempt_done,
-            "exit_code": self.exit_code,
-            "pid": self.proc.pid if self.proc else None,
-            "pid_start": self.pid_start,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "message": self.message,
-        }
-
-
-class RoleRun:
-    """One role's replicas and its retry budget."""
-
-    def __init__(self, plan: RolePlan) -> None:
-        self.plan = plan
-        self.retries_used = 0
-        self.replicas = [Replica(r, self) for r in plan.replicas]
 
 
 class Supervisor:
@@ -109,7 +58,6 @@ class Supervisor:
     ) -> None:
         """``state`` is the launcher's initial state; ``env`` the launcher's environment."""
         self.plan = plan
-        self.listener = listener
         self.state_path = os.path.join(plan.app_dir, STATE_FILE)
         self.base = state  # the launcher's initial state: ids, created_at...
         self.version = int(state["version"])
@@ -119,16 +67,16 @@ class Supervisor:
         self.by_fd: dict[int, tuple[Replica, str]] = {}
         self.stopping: set[Replica] = set()  # sent SIGTERM, not yet reaped
         self.restart: set[Replica] = set()  # to start again once nothing is stopping
-        self.groups: dict[int, _Group] = {}  # signalled process groups, by pgid
+        self.groups: dict[int, SignalledGroup] = {}  # signalled process groups, by pgid
         self.final: str | None = None  # FAILED or CANCELLED once decided
         self.app_state = "SUBMITTED"
         self.message = ""
         self.num_restarts = 0
         self.finished_at: float | None = None
-        self.clients: list[socket.socket] = []
         self.failed_spawns: list[tuple[Replica, int, str]] = []
         self.dirty = True
         self.sel = selectors.DefaultSelector()
+        self.watchers = WatcherSockets(listener, self.sel)
         self.base_env = env
         self.identity = {"pid": os.getpid(), "start": proc_start_time(os.getpid())}
         self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
@@ -143,8 +91,6 @@ class Supervisor:
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: None)  # the wakeup fd carries the signal
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        self.listener.setblocking(False)
-        self.sel.register(self.listener, selectors.EVENT_READ, "listen")
         self.sel.register(wake_r, selectors.EVENT_READ, "signal")
         self.app_state = "RUNNING"
         for replica in self.replicas:
@@ -155,8 +101,7 @@ class Supervisor:
             f.write(json.dumps(self.plan.to_dict(redact=True)))
         while self.app_state not in TERMINAL:
             self._step(wake_r)
-        for conn in [self.listener, *self.clients]:
-            conn.close()  # watchers see EOF: the app is over
+        self.watchers.close()  # watchers see EOF: the app is over
 
     def _step(self, wake_r: int) -> None:
         while self.failed_spawns:
@@ -173,9 +118,9 @@ class Supervisor:
                 if signal.SIGTERM in sigs or signal.SIGINT in sigs:
                     self.cancel()
             elif key.data == "listen":
-                self._accept()
-            else:
-                self._on_client(key.fileobj)  # type: ignore[arg-type]
+                self.watchers.accept()
+            elif self.watchers.read(key.fileobj):  # type: ignore[arg-type]
+                self.cancel()
         self._reap()
         self._check_groups()
 
@@ -207,14 +152,7 @@ class Supervisor:
             ],
         )
         write_json_atomic(self.state_path, state)
-        self._accept()  # a watcher that connected before the write must hear of it
-        for conn in list(self.clients):
-            try:
-                conn.send(b".")
-            except BlockingIOError:
-                pass  # it has unread wake-ups already
-            except OSError:
-                self._drop(conn)
+        self.watchers.notify()
 
     # -- replicas --------------------------------------------------------------
     def _spawn(self, r: Replica) -> None:
@@ -369,7 +307,7 @@ class Supervisor:
         assert r.proc is not None
         pgid = r.proc.pid
         if kill_group(pgid, r.pid_start, sig) and pgid not in self.groups:
-            self.groups[pgid] = _Group(r.pid_start, time.time() + self.plan.grace_period)
+            self.groups[pgid] = SignalledGroup(r.pid_start, time.time() + self.plan.grace_period)
 
     def _check_groups(self) -> None:
         """Forget emptied process groups; SIGKILL those past their grace period."""
@@ -412,26 +350,3 @@ class Supervisor:
         self.app_state = state
         self.finished_at = time.time()
         self.dirty = True
-
-    # -- clients ---------------------------------------------------------------
-    def _accept(self) -> None:
-        for conn in accept_clients(self.listener):
-            self.clients.append(conn)
-            self.sel.register(conn, selectors.EVENT_READ, "client")
-
-    def _on_client(self, conn: socket.socket) -> None:
-        try:
-            data = conn.recv(256)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._drop(conn)
-        elif b"cancel" in data:
-            self.cancel()
-
-    def _drop(self, conn: socket.socket) -> None:
-        self.clients.remove(conn)
-        self.sel.unregister(conn)
-        conn.close()

@@ -6,6 +6,7 @@ Standard library only: used inside the forked supervisor.
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import socket
 import struct
@@ -59,6 +60,54 @@ def drain(fd: int, stream: str, logs: AttemptLogWriter) -> None:
             return
         logs.write(stream, data)
         total += len(data)
+
+
+class WatcherSockets:
+    """The app's listening socket and its connected clients (watchers, cancellers)."""
+
+    def __init__(self, listener: socket.socket, sel: selectors.BaseSelector) -> None:
+        listener.setblocking(False)
+        self.listener = listener
+        self.sel = sel
+        self.clients: list[socket.socket] = []
+        sel.register(listener, selectors.EVENT_READ, "listen")
+
+    def accept(self) -> None:
+        for conn in accept_clients(self.listener):
+            self.clients.append(conn)
+            self.sel.register(conn, selectors.EVENT_READ, "client")
+
+    def notify(self) -> None:
+        """Wake every client, including any that connected before this call."""
+        self.accept()
+        for conn in list(self.clients):
+            try:
+                conn.send(b".")
+            except BlockingIOError:
+                pass  # it has unread wake-ups already
+            except OSError:
+                self._drop(conn)
+
+    def read(self, conn: socket.socket) -> bool:
+        """Handle what ``conn`` sent; True when it asks to cancel the app."""
+        try:
+            data = conn.recv(256)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)
+        return b"cancel" in data
+
+    def close(self) -> None:
+        for conn in [self.listener, *self.clients]:
+            conn.close()
+
+    def _drop(self, conn: socket.socket) -> None:
+        self.clients.remove(conn)
+        self.sel.unregister(conn)
+        conn.close()
 
 
 def accept_clients(listener: socket.socket) -> list[socket.socket]:
