@@ -8,7 +8,7 @@ discovery, so it imports nothing heavy: the scheduler itself lives in
 How it works, module by module:
 
 - ``local_plan``: the dry-run request, a complete Popen plan per replica;
-- ``local_launch``: writes the app dir and forks the detached supervisor;
+- ``local_launch``: writes the app dir and hands the app to the spawner;
 - ``local_spawner``: the helper process, forked once per launcher, that forks supervisors;
 - ``local_supervisor`` (+ ``local_replica``, ``local_supervisor_io``): runs the replicas,
   logs their output, applies retries, serves watchers and cancel;

@@ -151,6 +151,8 @@ def _reset_signals() -> None:  # pragma: no cover - child only
     with contextlib.suppress(ValueError):
         signal.set_wakeup_fd(-1)
     signal.setitimer(signal.ITIMER_REAL, 0)
+    # A mask blocked by the launcher's thread would be inherited by every replica.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     for sig in (signal.SIGTERM, signal.SIGALRM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -88,9 +88,10 @@ class Supervisor:
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: None)  # the wakeup fd carries the signal
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        # Handlers, never SIG_IGN: an ignored signal stays ignored across exec,
+        # in every replica. The wakeup fd carries the signal to the loop.
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, lambda *_: None)
         self.sel.register(wake_r, selectors.EVENT_READ, "signal")
         self.app_state = "RUNNING"
         for replica in self.replicas:

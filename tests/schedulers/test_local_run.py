@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -312,3 +313,17 @@ def test_image_dir_removed_after_dryrun(sched: LocalScheduler, tmp_path: Path) -
     replica = status.replica("r", 0)
     assert status.state is AppState.FAILED
     assert replica.exit_code == 127 and "working directory" in replica.message
+
+
+def test_replicas_start_with_default_signal_handling(
+    run: Run, sched: LocalScheduler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No signal ignored or blocked in the launcher or supervisor leaks into a replica."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    try:
+        app_id, _ = run(app_of(Role(name="r", entrypoint="cat", args=["/proc/self/status"])))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    fields = dict(line.split(":", 1) for line in sched.log_iter(app_id, "r", 0) if ":" in line)
+    assert int(fields["SigIgn"], 16) == 0
+    assert int(fields["SigBlk"], 16) == 0
