@@ -33,6 +33,7 @@ from torchrun_core.schedulers.local_supervisor import Supervisor
 HEADER = struct.Struct("<Q")
 NUM_FDS = 2  # the app's lock (its dir, flock-ed) and its listening socket
 _PR_SET_CHILD_SUBREAPER = 36
+_KEEP_IGNORED = (signal.SIGPIPE, signal.SIGXFSZ)
 
 
 def spawner_main(sock: socket.socket) -> None:  # pragma: no cover - runs in the forked child
@@ -42,6 +43,7 @@ def spawner_main(sock: socket.socket) -> None:  # pragma: no cover - runs in the
     try:
         _reset_signals()
         os.setsid()  # no terminal signals: it ends when its launcher does
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # nor a stray kill -INT
         _detach_fds(os.open(os.devnull, os.O_WRONLY), keep={sock.fileno()})
         _serve(sock)
         code = 0
@@ -151,12 +153,17 @@ def _reset_signals() -> None:  # pragma: no cover - child only
     with contextlib.suppress(ValueError):
         signal.set_wakeup_fd(-1)
     signal.setitimer(signal.ITIMER_REAL, 0)
-    # A mask blocked by the launcher's thread would be inherited by every replica.
+    # Ignored signals and the blocked mask survive exec: a launcher started as
+    # a background job (SIGINT, SIGQUIT ignored) or from a thread with blocked
+    # signals must not hand them to every replica. Only Python's own SIGPIPE
+    # and SIGXFSZ stay ignored here; Popen restores those for the replicas.
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
-    for sig in (signal.SIGTERM, signal.SIGALRM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    for sig in signal.valid_signals():
+        if sig in _KEEP_IGNORED or sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            if signal.getsignal(sig) is not signal.SIG_DFL:
+                signal.signal(sig, signal.SIG_DFL)
 
 
 def _detach_fds(out_fd: int, keep: set[int]) -> None:  # pragma: no cover - child only
