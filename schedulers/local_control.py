@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from torchrun_core.scheduler import Watcher
 from torchrun_core.schedulers.local_state import (
     TERMINAL,
     kill_group,
@@ -26,8 +27,6 @@ from torchrun_core.schedulers.local_state import (
     settle_state,
     socket_address,
 )
-
-from torchrun_core.scheduler import Watcher
 
 
 def connect(app_dir: str) -> socket.socket | None:

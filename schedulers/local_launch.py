@@ -19,6 +19,7 @@ import threading
 import time
 import warnings
 
+from torchrun_core.errors import BackendError, InvalidInputError
 from torchrun_core.schedulers.local_plan import LocalPlan
 from torchrun_core.schedulers.local_spawner import encode_request, spawner_main
 from torchrun_core.schedulers.local_state import (
@@ -28,8 +29,6 @@ from torchrun_core.schedulers.local_state import (
     socket_address,
     write_json_atomic,
 )
-
-from torchrun_core.errors import BackendError, InvalidInputError
 
 _SEND_BUFFER = 4 << 20  # the kernel caps it at net.core.wmem_max (x2)
 

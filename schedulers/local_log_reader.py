@@ -16,10 +16,9 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
+from torchrun_core.errors import BackendError
 from torchrun_core.schedulers.local_logs import INDEX_RECORD, STREAMS, index_path, log_path
 from torchrun_core.schedulers.local_state import TERMINAL, read_state, settle_state
-
-from torchrun_core.errors import BackendError
 
 _BLOCK = 1 << 20
 _FIRST_POLL_S = 0.01

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field
-from torchrun_core.schedulers.local_plan import LocalPlan, build_plan, format_plan, new_app_id
-from torchrun_core.schedulers.local_state import read_state, settle_state
 
 from torchrun_core import paths
 from torchrun_core.errors import BackendError, InvalidInputError, InvalidOptionError
 from torchrun_core.scheduler import ListedApp, Scheduler, SchedulerOptions, Stream, Watcher
+from torchrun_core.schedulers.local_plan import LocalPlan, build_plan, format_plan, new_app_id
+from torchrun_core.schedulers.local_state import read_state, settle_state
 from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.dryrun import AppDryRunInfo
 from torchrun_core.specs.state import AppState

@@ -48,7 +48,7 @@ class RunnerEvent:
 def torchrun_core_schedulers() -> Mapping[str, SchedulerFactory | str]:  # type: ignore[empty-body]
     """Schedulers this plugin provides, by name.
 
-    Each value is a factory called as ``factory(session_name, **params)``
+    Each value is a factory called as ``factory(session=..., **params)``
     returning a :class:`~torchrun_core.scheduler.Scheduler`, or a
     ``"module:attr"`` string naming one. Not firstresult: every plugin's
     mapping is merged.

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from local_apps import wait_for
-from torchrun_core.schedulers.local import LocalScheduler
 
+from torchrun_core.schedulers.local import LocalScheduler
 from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus

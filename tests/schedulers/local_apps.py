@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from torchrun_core.schedulers.local import LocalScheduler
 
+from torchrun_core.schedulers.local import LocalScheduler
 from torchrun_core.specs.app import AppDef, Role
 from torchrun_core.specs.status import AppStatus
 

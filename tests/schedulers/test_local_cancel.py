@@ -11,9 +11,9 @@ import textwrap
 
 import pytest
 from local_apps import app_of, process_gone, py_role, wait_for, wait_until
-from torchrun_core.schedulers.local import LocalScheduler
 
 from torchrun_core.errors import AppNotFoundError
+from torchrun_core.schedulers.local import LocalScheduler
 from torchrun_core.specs.app import Role
 from torchrun_core.specs.state import AppState
 

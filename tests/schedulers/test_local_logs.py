@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from local_apps import app_of, py_role, wait_for
-from torchrun_core.schedulers.local import LocalScheduler
 
 from torchrun_core.errors import AppNotFoundError, InvalidInputError
 from torchrun_core.scheduler import Stream
+from torchrun_core.schedulers.local import LocalScheduler
 from torchrun_core.specs.state import AppState
 
 # Writes "abc", waits, then "def\n" (a line written in two parts), a few times,

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from local_apps import app_of
-from torchrun_core.schedulers.local import LocalOptions, LocalScheduler
-from torchrun_core.schedulers.local_plan import LocalPlan
 
 from torchrun_core.errors import InvalidInputError, InvalidOptionError
 from torchrun_core.plugins import load_plugins
+from torchrun_core.schedulers.local import LocalOptions, LocalScheduler
+from torchrun_core.schedulers.local_plan import LocalPlan
 from torchrun_core.specs.app import AppDef, Role
 from torchrun_core.specs.handle import AppHandle
 from torchrun_core.specs.macros import RANK0_HOST_ENV

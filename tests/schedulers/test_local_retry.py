@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from local_apps import app_of, py_role
-from torchrun_core.schedulers.local import LocalScheduler
 
 from torchrun_core.errors import InvalidInputError
+from torchrun_core.schedulers.local import LocalScheduler
 from torchrun_core.specs.app import Role
 from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus

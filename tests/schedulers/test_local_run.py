@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from local_apps import app_of, py_role, wait_for, wait_until
-from torchrun_core.schedulers.local import LocalScheduler
 
 from torchrun_core.errors import AppNotFoundError, BackendError
+from torchrun_core.schedulers.local import LocalScheduler
 from torchrun_core.specs.app import Role
 from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Print every performance figure of the foundation issue (medians).
+#
+# The figures are taken from a regular (non-editable) install, as a user has
+# it: the editable install's import hook adds ~15 ms to every interpreter start.
+# The venv is built once in .ci/work/bench-venv (override with BENCH_VENV).
+# Optional: TORCHX_VENV=/path/to/venv-with-torchx for TorchX figures side by side
+#   (python3 -m venv /tmp/tx && /tmp/tx/bin/pip install torchx==0.7.0).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+BENCH_VENV=${BENCH_VENV:-$ROOT/.ci/work/bench-venv}
+if [ ! -x "$BENCH_VENV/bin/python" ]; then
+    python3 -m venv "$BENCH_VENV"
+    "$BENCH_VENV/bin/pip" install --quiet . # with its dependencies, once
+fi
+"$BENCH_VENV/bin/pip" install --quiet --force-reinstall --no-deps . # this tree's code
+rm -rf build
+PY=$BENCH_VENV/bin/python
+extra=()
+if [ -n "${TORCHX_VENV:-}" ]; then extra=(--torchx-venv "$TORCHX_VENV"); fi
+# Run from outside the repo so that `import torchrun_core` finds the install.
+cd /tmp
+"$PY" "$ROOT/benchmarks/bench_startup.py" "${extra[@]}"
+"$PY" "$ROOT/benchmarks/bench_runner.py"
