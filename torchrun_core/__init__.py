@@ -6,8 +6,6 @@ name below is imported on first access.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from torchrun_core._lazy import lazy_getattr
 
 __version__ = "0.1.0"
@@ -69,6 +67,9 @@ __all__ = [
 ]
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS)
+
+# typing.TYPE_CHECKING without importing typing (~5 ms); mypy honours the name.
+TYPE_CHECKING = False
 
 
 def __dir__() -> list[str]:

@@ -27,7 +27,9 @@ attributes and an optional ``hint``; the CLI prints ``error: <message>`` and
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class TorchrunCoreError(Exception):

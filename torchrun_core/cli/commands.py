@@ -7,15 +7,17 @@ the top-level help stays free of pydantic, pluggy and the rest.
 
 from __future__ import annotations
 
-from typing import NamedTuple
 
-
-# A NamedTuple, not a dataclass: importing dataclasses costs --help ~8 ms.
-class Command(NamedTuple):
+# A plain class, not a dataclass or NamedTuple: importing dataclasses or
+# typing costs --help several milliseconds.
+class Command:
     """One ``torchrun-core <name>`` subcommand."""
 
-    name: str
-    help: str
+    __slots__ = ("help", "name")
+
+    def __init__(self, name: str, help: str) -> None:
+        self.name = name
+        self.help = help
 
     @property
     def module(self) -> str:

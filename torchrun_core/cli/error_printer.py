@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 
 from torchrun_core.errors import TorchrunCoreError
 
@@ -52,6 +51,8 @@ def report(err: BaseException, debug: bool) -> int:
     err = _as_library_error(err)
     if debug:
         sys.stdout.flush()
+        import traceback  # only with --debug
+
         traceback.print_exception(type(err), err, err.__traceback__)
     if isinstance(err, TorchrunCoreError):
         usage = err.context.get("usage")

@@ -11,11 +11,14 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
 
 from torchrun_core.cli.commands import COMMANDS
 from torchrun_core.cli.error_printer import report
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import ModuleType
 
 DEBUG_ENV = "TORCHRUN_CORE_DEBUG"
 
@@ -57,7 +60,7 @@ def _split(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return list(argv), []
 
 
-def _sub_parser(name: str, module: Any) -> argparse.ArgumentParser:
+def _sub_parser(name: str, module: ModuleType) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"torchrun-core {name}",
         description=(module.__doc__ or COMMANDS[name].help).strip(),
