@@ -104,7 +104,7 @@ def test_wheel_declares_the_builtin_plugins_and_script(wheel: Path) -> None:
         entry_points = whl.read(ep_name).decode()
     assert "local = torchrun_core.schedulers.local" in entry_points
     assert "builtin_components = torchrun_core.components" in entry_points
-    assert "torchrun-core = torchrun_core.cli.main:main" in entry_points
+    assert "torchrun-core = torchrun_core.cli.main:console_main" in entry_points
 
 
 def test_wheel_install_imports_mapped_packages(wheel_venv: Path, tmp_path: Path) -> None:

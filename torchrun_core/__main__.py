@@ -2,6 +2,6 @@
 
 import sys
 
-from torchrun_core.cli.main import main
+from torchrun_core.cli.main import console_main
 
-sys.exit(main())
+sys.exit(console_main())

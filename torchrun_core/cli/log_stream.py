@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from torchrun_core.cli import gc_policy
+
 if TYPE_CHECKING:
     from torchrun_core.runner import Runner
     from torchrun_core.specs.app import AppDef
@@ -71,6 +73,7 @@ def print_logs(
         for ref in replicas
     ]
     if follow:
+        gc_policy.resume()  # following may last for hours
         _interleave(sources)
     else:
         for prefix, lines in sources:

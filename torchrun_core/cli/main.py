@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 
+from torchrun_core.cli import gc_policy
 from torchrun_core.cli.commands import COMMANDS
 from torchrun_core.cli.error_printer import report
 
@@ -97,5 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report(err, flags["debug"])
 
 
+def console_main() -> int:
+    """The ``torchrun-core`` script: :func:`main` under the CLI's GC policy."""
+    gc_policy.pause()
+    code = main()
+    gc_policy.freeze_for_exit()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
+from torchrun_core.cli import gc_policy
 from torchrun_core.cli.output import add_json_flag, print_json
 from torchrun_core.errors import UnexpectedStateError
 from torchrun_core.specs.state import AppState
@@ -44,6 +45,7 @@ def reached(state: AppState, target: AppState | None) -> bool:
 def execute(args: argparse.Namespace) -> int:
     from torchrun_core.runner import get_runner
 
+    gc_policy.resume()  # waiting may last for hours
     with get_runner() as runner:
         status = runner.wait(args.handle, timeout=args.timeout, state=args.state)
     if args.json:
