@@ -14,108 +14,32 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from torchrun_core.cli.app_target import (
+    add_scheduler_arguments,
+    add_target_arguments,
+    dryrun_target,
+    is_app_file,
+    parse_cfg,
+    print_component_help,
+    print_dryrun,
+)
 from torchrun_core.cli.error_printer import EXIT_INTERRUPTED, print_error
-from torchrun_core.cli.output import print_json
-from torchrun_core.errors import ComponentError, InvalidInputError
 
 if TYPE_CHECKING:
     from torchrun_core.runner import Runner
     from torchrun_core.specs.dryrun import AppDryRunInfo
 
-APP_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+# Re-exported: they lived here first.
+__all__ = ["add_arguments", "execute", "is_app_file", "parse_cfg"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-s", "--scheduler", default="local", help="where to run it (default: local)"
-    )
-    parser.add_argument(
-        "--cfg",
-        action="append",
-        default=[],
-        metavar="K=V,...",
-        help="scheduler run options, comma-separated, repeatable (see: torchrun-core runopts)",
-    )
+    add_scheduler_arguments(parser)
     parser.add_argument("--wait", action="store_true", help="stream the output, wait for the end")
     parser.add_argument("--dryrun", action="store_true", help="print what would run; submit none")
     parser.add_argument("--parent-run-id", help="link this run to a parent run (trackers)")
     parser.add_argument("--json", action="store_true", help="with --dryrun: print it as JSON")
-    parser.add_argument("component", metavar="COMPONENT_OR_APPFILE")
-    parser.add_argument(
-        "component_args", nargs=argparse.REMAINDER, metavar="...", help="the component's arguments"
-    )
-
-
-def parse_cfg(items: list[str]) -> dict[str, str]:
-    """``["a=1,b=2", "c=3"]`` -> ``{"a": "1", "b": "2", "c": "3"}``.
-
-    A piece without ``=`` continues the previous value (``a=x,y`` -> ``x,y``).
-
-    Raises:
-        InvalidInputError: for a piece before any ``key=``.
-    """
-    cfg: dict[str, str] = {}
-    for item in items:
-        last: str | None = None
-        for piece in item.split(","):
-            key, eq, value = piece.partition("=")
-            if eq and key.strip():
-                last = key.strip()
-                cfg[last] = value.strip()
-            elif last is not None:
-                cfg[last] += "," + piece
-            elif piece.strip():
-                raise InvalidInputError(
-                    f"bad --cfg {item!r}: expected key=value[,key2=value2...]",
-                    hint="see the options with: torchrun-core runopts <scheduler>",
-                )
-    return cfg
-
-
-def is_app_file(target: str) -> bool:
-    return target.lower().endswith(APP_FILE_SUFFIXES)
-
-
-def _dryrun(runner: Runner, args: argparse.Namespace) -> AppDryRunInfo[Any]:
-    cfg = parse_cfg(args.cfg)
-    common: dict[str, Any] = {
-        "scheduler": args.scheduler,
-        "cfg": cfg,
-        "parent_run_id": args.parent_run_id,
-    }
-    if is_app_file(args.component):
-        if args.component_args:
-            raise InvalidInputError(
-                f"an app file takes no arguments, got {' '.join(args.component_args)!r}",
-                hint="change the file, or run a component instead",
-            )
-        from torchrun_core.specs.app import AppDef
-
-        return runner.dryrun(AppDef.from_file(args.component), **common)
-    return runner.dryrun_component(args.component, args.component_args, **common)
-
-
-def _hint_misplaced_options(err: ComponentError, args: argparse.Namespace) -> None:
-    """Point out run's own options given after the component (they go before it)."""
-    own = {"--wait", "--dryrun", "--json", "--cfg", "-s", "--scheduler", "--parent-run-id"}
-    misplaced = [a for a in args.component_args if a.split("=")[0] in own]
-    if misplaced:
-        err.hint = (
-            f"options of run itself go before the component: "
-            f"torchrun-core run {' '.join(misplaced)} {args.component} ..."
-        )
-
-
-def _dryrun_json(info: AppDryRunInfo[Any]) -> dict[str, Any]:
-    from torchrun_core.cli.app_view import redacted_app_dict
-
-    return {
-        "scheduler": info.scheduler,
-        "session": info.session,
-        "app_id": info.app_id,
-        "app": redacted_app_dict(info.app),
-        "request": str(info),
-    }
+    add_target_arguments(parser, "run")
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -124,18 +48,11 @@ def execute(args: argparse.Namespace) -> int:
 
     with get_runner() as runner:
         try:
-            info = _dryrun(runner, args)
+            info = dryrun_target(runner, args)
         except ComponentHelpRequested as help_request:
-            sys.stdout.write(help_request.help_text)
-            return 0
-        except ComponentError as err:
-            _hint_misplaced_options(err, args)
-            raise
+            return print_component_help(help_request)
         if args.dryrun:
-            if args.json:
-                print_json(_dryrun_json(info))
-            else:
-                sys.stdout.write(f"{info}".rstrip("\n") + "\n")
+            print_dryrun(info, args.json)
             return 0
         handle = str(runner.schedule(info))
         if not args.wait:

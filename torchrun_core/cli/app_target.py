@@ -1,0 +1,168 @@
+"""What ``run``, ``dryrun`` and ``validate`` act on: a component with its arguments, or an app file.
+
+The three commands share their arguments (``-s``, ``--cfg``, then
+``COMPONENT_OR_APPFILE`` and its arguments) and the way a target becomes an
+AppDef and a dry run, so that ``validate`` and ``dryrun`` check and show
+exactly what ``run`` would submit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+from torchrun_core.errors import ComponentError, InvalidInputError
+
+if TYPE_CHECKING:
+    from torchrun_core.component_loader import ComponentHelpRequested
+    from torchrun_core.plugins import PluginRegistry
+    from torchrun_core.runner import Runner
+    from torchrun_core.specs.app import AppDef
+    from torchrun_core.specs.dryrun import AppDryRunInfo
+
+APP_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def add_scheduler_arguments(parser: argparse.ArgumentParser) -> None:
+    """``-s/--scheduler`` and ``--cfg``."""
+    parser.add_argument(
+        "-s", "--scheduler", default="local", help="the scheduler to use (default: local)"
+    )
+    parser.add_argument(
+        "--cfg",
+        action="append",
+        default=[],
+        metavar="K=V,...",
+        help="scheduler run options, comma-separated, repeatable (see: torchrun-core runopts)",
+    )
+
+
+def add_target_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """``COMPONENT_OR_APPFILE`` and its arguments; add it after the command's own options."""
+    parser.add_argument("component", metavar="COMPONENT_OR_APPFILE")
+    parser.add_argument(
+        "component_args", nargs=argparse.REMAINDER, metavar="...", help="the component's arguments"
+    )
+    # Kept to spot the command's options given after the component (see hint_misplaced).
+    own = sorted({s for action in parser._actions for s in action.option_strings} - {"-h"})
+    parser.set_defaults(target_command=command, target_own_options=own)
+
+
+def parse_cfg(items: list[str]) -> dict[str, str]:
+    """``["a=1,b=2", "c=3"]`` -> ``{"a": "1", "b": "2", "c": "3"}``.
+
+    A piece without ``=`` continues the previous value (``a=x,y`` -> ``x,y``).
+
+    Raises:
+        InvalidInputError: for a piece before any ``key=``.
+    """
+    cfg: dict[str, str] = {}
+    for item in items:
+        last: str | None = None
+        for piece in item.split(","):
+            key, eq, value = piece.partition("=")
+            if eq and key.strip():
+                last = key.strip()
+                cfg[last] = value.strip()
+            elif last is not None:
+                cfg[last] += "," + piece
+            elif piece.strip():
+                raise InvalidInputError(
+                    f"bad --cfg {item!r}: expected key=value[,key2=value2...]",
+                    hint="see the options with: torchrun-core runopts <scheduler>",
+                )
+    return cfg
+
+
+def is_app_file(target: str) -> bool:
+    """True for a target read as an app file (by its suffix), not a component."""
+    return target.lower().endswith(APP_FILE_SUFFIXES)
+
+
+def _reject_app_file_args(args: argparse.Namespace) -> None:
+    if args.component_args:
+        raise InvalidInputError(
+            f"an app file takes no arguments, got {' '.join(args.component_args)!r}",
+            hint="change the file, or use a component instead",
+        )
+
+
+def load_app(args: argparse.Namespace, registry: PluginRegistry) -> AppDef:
+    """The AppDef of the target: read from the app file, or built by the component.
+
+    Raises:
+        ComponentHelpRequested: the component's ``--help`` was asked for.
+        ComponentError: with a hint for the command's options given after the component.
+        SpecError: the file or the component's app is invalid.
+    """
+    if is_app_file(args.component):
+        _reject_app_file_args(args)
+        from torchrun_core.specs.app import AppDef
+
+        return AppDef.from_file(args.component)
+    from torchrun_core.component_loader import build_app
+
+    try:
+        return build_app(args.component, args.component_args, registry)
+    except ComponentError as err:
+        hint_misplaced_options(err, args)
+        raise
+
+
+def dryrun_target(runner: Runner, args: argparse.Namespace) -> AppDryRunInfo[Any]:
+    """The scheduler's dry run of the target, as ``run`` would submit it.
+
+    Raises:
+        ComponentHelpRequested, ComponentError, SpecError: see :func:`load_app`.
+        InvalidInputError: a bad ``--cfg``, scheduler or option.
+    """
+    common: dict[str, Any] = {
+        "scheduler": args.scheduler,
+        "cfg": parse_cfg(args.cfg),
+        "parent_run_id": getattr(args, "parent_run_id", None),
+    }
+    if is_app_file(args.component):
+        return runner.dryrun(load_app(args, runner.registry), **common)
+    try:
+        return runner.dryrun_component(args.component, args.component_args, **common)
+    except ComponentError as err:
+        hint_misplaced_options(err, args)
+        raise
+
+
+def hint_misplaced_options(err: ComponentError, args: argparse.Namespace) -> None:
+    """Point out the command's own options given after the component (they go before it)."""
+    own = set(getattr(args, "target_own_options", ()))
+    misplaced = [a for a in args.component_args if a.split("=")[0] in own]
+    if misplaced:
+        command = getattr(args, "target_command", "run")
+        err.hint = (
+            f"options of {command} itself go before the component: "
+            f"torchrun-core {command} {' '.join(misplaced)} {args.component} ..."
+        )
+
+
+def print_component_help(help_request: ComponentHelpRequested) -> int:
+    """Show the component's arguments (``COMPONENT --help``); the exit code is 0."""
+    sys.stdout.write(help_request.help_text)
+    return 0
+
+
+def print_dryrun(info: AppDryRunInfo[Any], as_json: bool) -> None:
+    """The request the scheduler would get, secret env values redacted."""
+    if not as_json:
+        sys.stdout.write(f"{info}".rstrip("\n") + "\n")
+        return
+    from torchrun_core.cli.app_view import redacted_app_dict
+    from torchrun_core.cli.output import print_json
+
+    print_json(
+        {
+            "scheduler": info.scheduler,
+            "session": info.session,
+            "app_id": info.app_id,
+            "app": redacted_app_dict(info.app),
+            "request": str(info),
+        }
+    )
