@@ -12,6 +12,8 @@ _BUILTINS = {
     "utils.echo": "torchrun_core.components.utils:echo",
     "utils.sh": "torchrun_core.components.utils:sh",
     "utils.python": "torchrun_core.components.utils:python",
+    "dist.ddp": "torchrun_core.components.dist:ddp",
+    "dist.spmd": "torchrun_core.components.dist:spmd",
 }
 
 
