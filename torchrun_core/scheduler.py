@@ -117,23 +117,30 @@ class Scheduler(abc.ABC, Generic[OptionsT]):
         """Validate ``cfg`` into this scheduler's options model.
 
         Raises:
-            InvalidOptionError: naming the first bad option.
+            InvalidOptionError: naming the first bad option; its ``errors``
+                lists every ``(option, message)``.
         """
         if isinstance(cfg, self.Options):
             return cfg  # type: ignore[return-value]
         try:
             return self.Options.model_validate(dict(cfg or {}))  # type: ignore[return-value]
         except ValidationError as err:
-            first = err.errors()[0]
-            option = ".".join(str(p) for p in first["loc"]) or "?"
-            msg = first["msg"].removeprefix("Value error, ")
-            if first["type"] == "extra_forbidden":
-                msg = "unknown option"
+            errors = [
+                (
+                    ".".join(str(p) for p in e["loc"]) or "?",
+                    "unknown option"
+                    if e["type"] == "extra_forbidden"
+                    else e["msg"].removeprefix("Value error, "),
+                )
+                for e in err.errors()
+            ]
+            option, msg = errors[0]
             raise InvalidOptionError(
                 f"{self.name} option {option!r}: {msg}",
                 hint=f"see the options with: torchrun-core runopts {self.name}",
                 option=option,
                 scheduler=self.name,
+                errors=errors,
             ) from None
 
     # -- submission ---------------------------------------------------------

@@ -29,6 +29,9 @@ COMMANDS: dict[str, Command] = {
     c.name: c
     for c in (
         Command("run", "run a component or an app file on a scheduler"),
+        Command("dryrun", "print what run would submit, secrets redacted; submit nothing"),
+        Command("validate", "check a component or app file and the scheduler's options"),
+        Command("schema", "print the JSON Schema of app files (for editors)"),
         Command("status", "show the status of an app"),
         Command("wait", "wait until an app reaches a state (default: until it ends)"),
         Command("log", "print the output of an app's replicas"),
@@ -38,5 +41,6 @@ COMMANDS: dict[str, Command] = {
         Command("runopts", "show the run options of the schedulers"),
         Command("plugins", "show the loaded plugins, what they provide, and their errors"),
         Command("builtins", "list the installed components"),
+        Command("config", "show the effective configuration and where each value comes from"),
     )
 }
