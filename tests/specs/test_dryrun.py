@@ -27,12 +27,26 @@ SECRET_KEYS = [
     "WANDB_APIKEY",
     "AWS_ACCESS_KEY_ID",
     "BASIC_AUTH",
+    # *KEY* anywhere, as documented (docs/app-files.md)
+    "KEY",
+    "MY_KEY",
+    "SSH_KEY",
+    "KEYFILE",
+    "key_id",
+    "SIGNINGKEY",
 ]
-PLAIN_KEYS = ["PATH", "HOME", "LR", "WORLD_SIZE", "MASTER_ADDR", "CUDA_VISIBLE_DEVICES", "KEY"]
+PLAIN_KEYS = ["PATH", "HOME", "LR", "WORLD_SIZE", "MASTER_ADDR", "CUDA_VISIBLE_DEVICES", "KE_Y"]
+# The price of a broad pattern: names that merely contain a word are hidden too.
+OVER_REDACTED_KEYS = ["MONKEY", "SORT_KEY", "AUTHOR"]
 
 
 @pytest.mark.parametrize("key", SECRET_KEYS)
 def test_secret_looking_keys_are_detected(key: str) -> None:
+    assert is_secret_key(key)
+
+
+@pytest.mark.parametrize("key", OVER_REDACTED_KEYS)
+def test_names_merely_containing_a_secret_word_are_hidden_too(key: str) -> None:
     assert is_secret_key(key)
 
 

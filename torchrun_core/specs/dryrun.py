@@ -11,11 +11,23 @@ from torchrun_core.specs.app import AppDef
 
 RequestT = TypeVar("RequestT")
 
-# Env keys whose values never appear in dry-run output or logs.
-SECRET_KEY_RE = re.compile(
-    r"(SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY|AUTH)",
-    re.IGNORECASE,
+# An env var is a secret when its name contains one of these words, in any
+# case (the globs *TOKEN*, *SECRET*, *KEY*, ...); its value never appears in
+# dry-run output, describe or the run store. Deliberately broad: KEY also
+# hides MONKEY or SORT_KEY and AUTH hides AUTHOR, since over-hiding a harmless
+# value costs a "***" in the output while missing a secret leaks it.
+SECRET_WORDS = (
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "CREDENTIAL",
+    "PRIVATE",
+    "KEY",
+    "AUTH",
 )
+SECRET_KEY_RE = re.compile("|".join(SECRET_WORDS), re.IGNORECASE)
 REDACTED = "***"
 
 
