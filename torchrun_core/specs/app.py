@@ -230,27 +230,23 @@ class AppDef(_Spec):
     def from_file(cls, path: str | Path) -> AppDef:
         """Read an AppDef from a ``.yaml``/``.yml`` or ``.json`` file.
 
+        A top-level ``$schema`` key (how JSON files name their schema for
+        editors) is ignored.
+
         Raises:
             SpecError: for unreadable or invalid content, naming the file.
         """
         path = Path(path).expanduser()
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise SpecError(f"cannot read app file {str(path)!r}: {err.strerror}") from None
-        except UnicodeDecodeError as err:
-            raise SpecError(f"cannot read app file {str(path)!r}: not UTF-8 text: {err}") from None
-        try:
-            if path.suffix.lower() == ".json":
-                data = json.loads(text)
-            else:
-                import yaml
-
-                data = yaml.safe_load(text)
-        except (ValueError, ImportError) as err:  # yaml.YAMLError subclasses Exception
-            raise SpecError(f"{path}: not valid {path.suffix[1:]}: {err}") from None
-        except Exception as err:
-            raise SpecError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None
+        data = _read_app_file(path)
+        if isinstance(data, dict):
+            data.pop("$schema", None)
+        elif data is None:
+            raise SpecError(f"app file {str(path)!r} is empty", hint=APP_FILE_HINT)
+        elif not isinstance(data, AppDef):
+            raise SpecError(
+                f"{path}: expected a mapping with name and roles, got {type(data).__name__}",
+                hint=APP_FILE_HINT,
+            )
         return cls.parse(data, source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
@@ -275,6 +271,47 @@ class AppDef(_Spec):
         return cls.model_json_schema()
 
 
+# Where the spec's fields and limits are described; the hint of spec and app file errors.
+APP_FILE_HINT = "see the fields of an app and their limits with: torchrun-core schema"
+
+
+def _read_app_file(path: Path) -> Any:
+    """The data in an app file: YAML, or JSON for ``.json``.
+
+    Raises:
+        SpecError: unreadable, or not valid YAML/JSON (naming the line).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SpecError(
+            f"cannot read app file {str(path)!r}: {err.strerror}", hint=f"cwd is {Path.cwd()}"
+        ) from None
+    except UnicodeDecodeError as err:
+        raise SpecError(
+            f"cannot read app file {str(path)!r}: not UTF-8 text: {err}", hint=APP_FILE_HINT
+        ) from None
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except ValueError as err:
+            raise SpecError(f"{path}: not valid JSON: {err}", hint=APP_FILE_HINT) from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        # Compiler style (file:line:column), on one line; yaml's own text spans several.
+        mark = err.problem_mark or err.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        why = " ".join(str(x) for x in (err.context, err.problem) if x)
+        raise SpecError(f"{where}: not valid YAML: {why}", hint=APP_FILE_HINT) from None
+    except yaml.YAMLError as err:
+        raise SpecError(
+            f"{path}: not valid YAML: {err}".replace("\n", " "), hint=APP_FILE_HINT
+        ) from None
+
+
 def field_path(loc: tuple[int | str, ...]) -> str:
     """``("roles", 0, "env")`` -> ``roles[0].env``."""
     out = ""
@@ -283,9 +320,11 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return out or "<root>"
 
 
-def spec_error(err: ValidationError, source: str = "app spec") -> SpecError:
+def spec_error(
+    err: ValidationError, source: str = "app spec", hint: str | None = APP_FILE_HINT
+) -> SpecError:
     """One SpecError whose message names every bad field path."""
     errors = [(field_path(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in err.errors()]
     shown = "; ".join(f"{path}: {msg}" for path, msg in errors[:5])
     more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
-    return SpecError(f"invalid {source}: {shown}{more}", errors=errors)
+    return SpecError(f"invalid {source}: {shown}{more}", errors=errors, hint=hint)
