@@ -20,8 +20,23 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import ModuleType
+    from typing import NoReturn
 
 DEBUG_ENV = "TORCHRUN_CORE_DEBUG"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are bad input: one ``error:`` line and a hint."""
+
+    def error(self, message: str) -> NoReturn:
+        from torchrun_core.errors import InvalidInputError
+
+        what = "commands" if self.prog == "torchrun-core" else "options"
+        raise InvalidInputError(
+            message,
+            hint=f"see the {what} with: {self.prog} --help",
+            usage=self.format_usage().rstrip("\n"),
+        )
 
 
 def _version() -> str:
@@ -33,7 +48,7 @@ def _version() -> str:
 def _top_parser() -> argparse.ArgumentParser:
     width = max(len(name) for name in COMMANDS)
     listing = "\n".join(f"  {c.name.ljust(width)}  {c.help}" for c in COMMANDS.values())
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="torchrun-core",
         description="Describe a distributed job once; run it on any scheduler.",
         epilog=f"commands:\n{listing}\n\nrun `torchrun-core COMMAND --help` for its options.",
@@ -62,7 +77,7 @@ def _split(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def _sub_parser(name: str, module: ModuleType) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=f"torchrun-core {name}",
         description=(module.__doc__ or COMMANDS[name].help).strip(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
