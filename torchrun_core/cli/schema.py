@@ -1,10 +1,10 @@
-"""Print the JSON Schema of app files (AppDef), for editors and validators.
+"""Print the JSON Schema of app files (AppDef.json_schema()), for editors and validators.
 
-Save it once and point your editor at it, e.g. for VS Code's YAML extension:
+Save it once and point your editor at it; with VS Code's YAML extension:
     torchrun-core schema > appdef.schema.json
-then start an app file with
+then begin an app file with the line
     # yaml-language-server: $schema=appdef.schema.json
-See docs/app-files.md.
+See the "App files" page of the docs.
 """
 
 from __future__ import annotations
@@ -12,20 +12,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-
-# The dialect pydantic generates; naming it lets editors pick the right validator.
-JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``schema`` takes no arguments besides ``--debug``."""
 
 
-def app_file_schema() -> dict[str, object]:
-    """``AppDef.json_schema()`` with its ``$schema`` dialect named first."""
+def app_file_schema() -> dict[str, Any]:
+    """The JSON Schema of an app file.
+
+    Printed as pydantic generates it, without a ``$schema`` dialect line:
+    it uses only keywords that draft-07 validators (the newest that some
+    editors' YAML servers support) read the same way as draft 2020-12 ones.
+    """
     from torchrun_core.specs.app import AppDef
 
-    return {"$schema": JSON_SCHEMA_DIALECT, **AppDef.json_schema()}
+    return AppDef.json_schema()
 
 
 def execute(args: argparse.Namespace) -> int:
