@@ -12,6 +12,9 @@ _BUILTINS = {
     "utils.echo": "torchrun_core.components.utils:echo",
     "utils.sh": "torchrun_core.components.utils:sh",
     "utils.python": "torchrun_core.components.utils:python",
+    "utils.touch": "torchrun_core.components.utils:touch",
+    "utils.copy": "torchrun_core.components.utils:copy",
+    "utils.booth": "torchrun_core.components.utils:booth",
     "dist.ddp": "torchrun_core.components.dist:ddp",
     "dist.spmd": "torchrun_core.components.dist:spmd",
 }

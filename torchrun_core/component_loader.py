@@ -1,29 +1,49 @@
 """Find components and call them with command-line style arguments.
 
-A component is a plain function returning an :class:`~torchrun_core.AppDef`.
-It is named either ``group.fn`` (provided by a plugin) or
-``path/to/file.py:fn`` (any file). Its signature becomes an argparse parser:
-every parameter is an ``--option`` typed by its annotation, ``*args`` takes
-the remaining words, and the docstring's ``Args:`` section gives the help.
+A component is a plain function returning an :class:`~torchrun_core.AppDef`,
+named ``path/to/file.py:fn`` (any file; highest precedence) or ``group.fn``
+(provided by a plugin; a third-party plugin overrides a builtin, see
+:mod:`torchrun_core.component_discovery`). Its signature becomes an argparse
+parser (:mod:`torchrun_core.component_parser`).
+
+Running a component imports it; the loaded function, its parser and its call
+plan are cached per component (a file component is reloaded when the file
+changes), so that building the same component again costs well under a
+millisecond. Help and one-line summaries are read from the source without
+importing it whenever :mod:`torchrun_core.component_signature` can.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import inspect
 import itertools
 import re
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from torchrun_core.component_params import ParamError, parameter_kwargs
+from torchrun_core.component_discovery import find_component
+from torchrun_core.component_parser import (
+    CallPlan,
+    ComponentHelpRequested,
+    ComponentParser,
+    build_parser,
+    malformed,
+    parse_docstring,
+)
+from torchrun_core.component_signature import ComponentSignature, signature_of, where
+from torchrun_core.component_source import (
+    file_parts,
+    missing_function,
+    static_file_signature,
+    static_plugin_signature,
+)
 from torchrun_core.errors import ComponentError, TorchrunCoreError
 
 if TYPE_CHECKING:
-    from torchrun_core.plugins import PluginRegistry
+    from torchrun_core.plugins import PluginRegistry, Provided
     from torchrun_core.specs.app import AppDef
 
 ComponentFn = Callable[..., "AppDef"]
@@ -31,66 +51,91 @@ ComponentFn = Callable[..., "AppDef"]
 _module_counter = itertools.count()
 
 
-class ComponentHelpRequested(ComponentError):
-    """``--help`` was among a component's arguments; ``help_text`` is what to show."""
+class _Loaded:
+    """A component ready to call: function, parser and call plan, plus what it came from."""
 
-    exit_code = 0
+    __slots__ = ("fn", "parser", "plan", "source")
 
-    def __init__(self, component: str, help_text: str) -> None:
-        super().__init__(f"help requested for component {component!r}", component=component)
-        self.help_text = help_text
+    def __init__(self, fn: ComponentFn, parser: ComponentParser, plan: CallPlan, source: object):
+        self.fn = fn
+        self.parser = parser
+        self.plan = plan
+        self.source = source  # a file's (mtime, size, inode) or the plugin's Provided
 
 
-# -- finding components -----------------------------------------------------
+_cache: dict[tuple[str, str], _Loaded] = {}
+_cache_lock = threading.Lock()
+
+
 def is_file_component(name: str) -> bool:
     """True for ``path/to/file.py:fn`` (and ``file.py`` missing its ``:fn``)."""
     file_part, sep, _ = name.rpartition(":")
     return (bool(sep) and file_part.endswith(".py")) or name.endswith(".py")
 
 
+def _registry(registry: PluginRegistry | None) -> PluginRegistry:
+    if registry is not None:
+        return registry
+    from torchrun_core.plugins import get_registry
+
+    return get_registry()
+
+
+# -- loading (importing) components -------------------------------------------
 def load_component(name: str, registry: PluginRegistry | None = None) -> ComponentFn:
     """The function behind component ``name``.
 
-    ``name`` is ``group.fn`` (looked up among the plugins' components) or
-    ``path/to/file.py:fn`` (relative to the cwd or absolute; ``~`` expanded).
+    ``name`` is ``path/to/file.py:fn`` (relative to the cwd or absolute; ``~``
+    expanded) or ``group.fn`` (looked up among the plugins' components).
 
     Raises:
-        ComponentError: the component, file or function does not exist or
-            the file cannot be imported (naming the file, and the line for a
-            syntax error).
+        ComponentError: the component, file or function does not exist, the
+            file cannot be imported (naming the file and line), or the
+            component is malformed.
+        PluginConflictError: several third-party plugins provide ``name``.
     """
-    if is_file_component(name):
-        return _load_file_component(name)
-    if registry is None:
-        from torchrun_core.plugins import get_registry
+    return _loaded(name, registry).fn
 
-        registry = get_registry()
-    fn: ComponentFn = registry.component(name)
+
+def _loaded(name: str, registry: PluginRegistry | None) -> _Loaded:
+    source: object
+    if is_file_component(name):
+        path, fn_name = file_parts(name)
+        stat = path.stat()
+        key, source = (str(path), fn_name), (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    else:
+        provider = find_component(name, _registry(registry))
+        key, source = ("", name), provider
+    entry = _cache.get(key)
+    if entry is not None and (entry.source == source):
+        return entry
+    with _cache_lock:
+        entry = _cache.get(key)
+        if entry is None or entry.source != source:
+            if isinstance(source, tuple):
+                fn = _import_file_function(key[0], key[1], name)
+            else:
+                fn = _load_plugin_function(source, name)
+            sig = _signature(name, fn)
+            entry = _Loaded(fn, build_parser(name, sig), CallPlan(sig.parameters), source)
+            _cache[key] = entry
+        return entry
+
+
+def _load_plugin_function(provider: Provided, name: str) -> ComponentFn:
+    fn: ComponentFn = provider.load()
     return fn
 
 
-def _load_file_component(name: str) -> ComponentFn:
-    file_part, sep, fn_name = name.rpartition(":")
-    if not sep or not fn_name:
-        raise ComponentError(
-            f"component {name!r} names a file but no function",
-            hint=f"name the function too: {name.rstrip(':')}:<function>",
-            component=name,
-        )
-    path = Path(file_part).expanduser()
-    if not path.is_file():
-        raise ComponentError(
-            f"component file {file_part!r} not found", component=name, hint=f"cwd is {Path.cwd()}"
-        )
-    module = _import_file(path.resolve(), name)
+def _import_file_function(path_text: str, fn_name: str, component: str) -> ComponentFn:
+    path = Path(path_text)
+    module = _import_file(path, component)
     fn = getattr(module, fn_name, None)
     if not callable(fn):
+        import inspect
+
         found = [n for n, v in vars(module).items() if inspect.isfunction(v) and n[0] != "_"]
-        raise ComponentError(
-            f"{path} has no function {fn_name!r}",
-            hint=f"functions in it: {', '.join(found) or 'none'}",
-            component=name,
-        )
+        raise missing_function(path, fn_name, found, component)
     return fn  # type: ignore[no-any-return]
 
 
@@ -113,152 +158,54 @@ def _import_file(path: Path, component: str) -> Any:
     except Exception as err:
         del sys.modules[module_name]
         raise ComponentError(
-            f"cannot import component file {path}: {type(err).__name__}: {err}",
+            f"{_raising_line(err, path)}: cannot import component file: "
+            f"{type(err).__name__}: {err}",
+            hint="fix the file, or the environment it imports from",
             component=component,
         ) from err
     return module
 
 
-# -- arguments --------------------------------------------------------------
-class _ComponentParser(argparse.ArgumentParser):
-    """An ArgumentParser that raises ComponentError instead of exiting."""
-
-    def __init__(self, component: str, **kwargs: Any) -> None:
-        super().__init__(exit_on_error=False, add_help=False, **kwargs)
-        self.component = component
-
-    def error(self, message: str) -> NoReturn:
-        raise ComponentError(
-            f"component {self.component}: {message}",
-            hint=f"see its arguments with: torchrun-core run {self.component} --help",
-            component=self.component,
-            usage=self.format_usage().rstrip("\n"),
-        )
+def _raising_line(err: BaseException, path: Path) -> str:
+    """``file:line`` of the statement in ``path`` that raised ``err`` (the last one)."""
+    line = None
+    tb = err.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(path):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f"{path}:{line}" if line is not None else str(path)
 
 
-class _HelpAction(argparse.Action):
-    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, help="show these arguments and exit")
-
-    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
-        assert isinstance(parser, _ComponentParser)
-        raise ComponentHelpRequested(parser.component, parser.format_help())
-
-
-def where(fn: Callable[..., Any]) -> str:
-    """``file:line`` of a function, for error messages."""
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return repr(fn)
-    return f"{code.co_filename}:{code.co_firstlineno}"
-
-
-def component_parser(component: str, fn: ComponentFn) -> argparse.ArgumentParser:
-    """The argparse parser for ``fn``'s signature, raising ComponentError on bad args.
-
-    Raises:
-        ComponentError: ``fn`` is not a well-formed component (a parameter
-            lacks an annotation or has an unsupported type, or it does not
-            return AppDef), naming its file and line.
-    """
-    hints = _type_hints(component, fn)
-    summary, arg_help = parse_docstring(inspect.getdoc(fn) or "")
-    parser = _ComponentParser(
-        component,
-        prog=f"torchrun-core run {component}",
-        description=summary or None,
-        argument_default=argparse.SUPPRESS,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("-h", "--help", action=_HelpAction)
-    for param in inspect.signature(fn).parameters.values():
-        if param.kind is param.VAR_KEYWORD:
-            raise _malformed(component, fn, f"**{param.name} is not supported")
-        if param.name not in hints:
-            raise _malformed(component, fn, f"parameter {param.name!r} has no type annotation")
-        try:
-            names, kwargs = parameter_kwargs(param, hints[param.name], arg_help.get(param.name))
-        except ParamError as err:
-            raise _malformed(component, fn, f"parameter {param.name!r}: {err}") from None
-        parser.add_argument(*names, **kwargs)
-    return parser
-
-
-def _type_hints(component: str, fn: ComponentFn) -> dict[str, Any]:
+def _signature(component: str, fn: Any) -> ComponentSignature:
+    """The signature of a loaded component function, its annotations resolved."""
+    import inspect
     import typing
 
     from torchrun_core.specs.app import AppDef
 
+    label = getattr(fn, "__name__", component) if is_file_component(component) else component
     if not callable(fn):
         raise ComponentError(f"component {component!r} is not a function", component=component)
     try:
         hints = typing.get_type_hints(fn)
-    except Exception as err:  # unresolvable string annotations
-        raise _malformed(component, fn, f"cannot resolve its annotations: {err}") from err
-    if hints.get("return") is not AppDef:
-        raise _malformed(component, fn, "its return annotation must be AppDef")
-    return hints
+        return signature_of(fn, label, hints, hints.get("return") is AppDef)
+    except (TypeError, ValueError) as err:  # no signature: a builtin or C function
+        if isinstance(err, TypeError) and inspect.isfunction(fn):
+            raise _unresolvable(component, fn, label, err) from err
+        raise ComponentError(
+            f"component {component!r} is not a Python function: {err}", component=component
+        ) from err
+    except Exception as err:  # unresolvable string annotations (NameError...)
+        raise _unresolvable(component, fn, label, err) from err
 
 
-def _malformed(component: str, fn: Callable[..., Any], why: str) -> ComponentError:
-    # Compiler style, so editors and terminals can jump to file:line.
-    label = getattr(fn, "__name__", component) if is_file_component(component) else component
-    return ComponentError(
-        f"{where(fn)}: component {label!r} is malformed: {why}",
-        hint="a component is a function with annotated parameters returning AppDef",
-        component=component,
-    )
+def _unresolvable(component: str, fn: Any, label: str, err: Exception) -> ComponentError:
+    sig = ComponentSignature([], "", where(fn), label, returns_app=False)
+    return malformed(component, sig, f"cannot resolve its annotations: {err}")
 
 
-def parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
-    """Split a Google-style docstring into (text without ``Args:``, {arg: help})."""
-    lines = doc.splitlines()
-    header = next(
-        (i for i, ln in enumerate(lines) if re.fullmatch(r"\s*(Args|Arguments):\s*", ln)), None
-    )
-    if header is None:
-        return doc.strip(), {}
-    base = len(lines[header]) - len(lines[header].lstrip())
-    helps: dict[str, str] = {}
-    current: str | None = None
-    entry_indent = 0
-    end = len(lines)
-    for i in range(header + 1, len(lines)):
-        line = lines[i]
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip())
-        if indent <= base:
-            end = i
-            break
-        entry = re.fullmatch(r"\s*\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)", line)
-        if entry and (current is None or indent <= entry_indent):
-            current, entry_indent = entry[1], indent
-            helps[current] = entry[2].strip()
-        elif current is not None:
-            helps[current] = f"{helps[current]} {line.strip()}".strip()
-    rest = "\n".join(lines[:header] + lines[end:]).strip()
-    return rest, helps
-
-
-def _call_arguments(fn: ComponentFn, values: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-    """Positional and keyword arguments to call ``fn`` with the parsed ``values``."""
-    params = list(inspect.signature(fn).parameters.values())
-    has_var = any(p.kind is p.VAR_POSITIONAL for p in params)
-    positional: list[Any] = []
-    keywords: dict[str, Any] = {}
-    for p in params:
-        if p.kind is p.VAR_POSITIONAL:
-            rest = list(values.get(p.name, []))
-            positional.extend(rest[1:] if rest[:1] == ["--"] else rest)
-        elif p.kind is p.POSITIONAL_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and has_var):
-            # Must go by position: either it cannot be a keyword, or *args follows it.
-            positional.append(values.get(p.name, p.default))
-        elif p.name in values:
-            keywords[p.name] = values[p.name]
-    return positional, keywords
-
-
+# -- building apps --------------------------------------------------------------
 def build_app(
     component: str, args: Sequence[str], registry: PluginRegistry | None = None
 ) -> AppDef:
@@ -268,52 +215,90 @@ def build_app(
         ComponentHelpRequested: ``-h``/``--help`` was given; carries the help text.
         ComponentError: unknown or malformed component, or a bad argument
             (naming the component and the argument; ``usage`` holds its usage).
+        PluginConflictError: several third-party plugins provide ``component``.
         SpecError: the component built an invalid AppDef.
     """
-    from pydantic import ValidationError
-
-    from torchrun_core.specs.app import AppDef, spec_error
-
-    fn = load_component(component, registry)
-    parser = component_parser(component, fn)
+    loaded = _loaded(component, registry)
+    positional, keywords = loaded.plan.arguments(loaded.parser.parse_values(list(args)))
     try:
-        namespace = parser.parse_args(list(args))
-    except argparse.ArgumentError as err:
-        parser.error(str(err))
-    positional, keywords = _call_arguments(fn, vars(namespace))
-    try:
-        app = fn(*positional, **keywords)
+        app = loaded.fn(*positional, **keywords)
     except TorchrunCoreError:
         raise
-    except ValidationError as err:
-        raise spec_error(err, f"app from component {component}") from err
     except Exception as err:
-        # A ValueError is how a component rejects its arguments; anything else is a bug in it.
-        why = str(err) if type(err) is ValueError else f"{type(err).__name__}: {err}"
-        raise ComponentError(
-            f"component {component}: {why}",
-            hint=f"see its arguments with: torchrun-core run {component} --help",
-            component=component,
-            usage=parser.format_usage().rstrip("\n"),
-        ) from err
+        raise _call_error(component, loaded.parser, err) from err
+    from torchrun_core.specs.app import AppDef
+
     if not isinstance(app, AppDef):
         raise ComponentError(
-            f"{where(fn)}: component {component} returned {type(app).__name__}, not AppDef",
+            f"{where(loaded.fn)}: component {component} returned {type(app).__name__}, not AppDef",
             component=component,
         )
     return app
 
 
+def _call_error(component: str, parser: ComponentParser, err: Exception) -> TorchrunCoreError:
+    from pydantic import ValidationError
+
+    from torchrun_core.specs.app import spec_error
+
+    if isinstance(err, ValidationError):
+        return spec_error(err, f"app from component {component}")
+    # A ValueError is how a component rejects its arguments; anything else is a bug in it.
+    why = str(err) if type(err) is ValueError else f"{type(err).__name__}: {err}"
+    return ComponentError(
+        f"component {component}: {why}",
+        hint=f"see its arguments with: torchrun-core run {component} --help",
+        component=component,
+        usage=parser.format_usage().rstrip("\n"),
+    )
+
+
+# -- help, without importing when possible ----------------------------------------
+def _static_parser(component: str, registry: PluginRegistry | None) -> ComponentParser | None:
+    """The parser built from the component's source alone, or None when that is not enough."""
+    if is_file_component(component):
+        sig = static_file_signature(component)
+    else:
+        sig = static_plugin_signature(find_component(component, _registry(registry)), component)
+    return None if sig is None else build_parser(component, sig)
+
+
 def component_help(component: str, registry: PluginRegistry | None = None) -> str:
-    """The usage text of ``component`` with each argument's help and default."""
-    return component_parser(component, load_component(component, registry)).format_help()
+    """The usage text of ``component`` with each argument's help and default.
+
+    Read from the source without importing it when possible.
+    """
+    parser = _static_parser(component, registry) or _loaded(component, registry).parser
+    return parser.format_help()
+
+
+def help_if_requested(
+    component: str, args: Sequence[str], registry: PluginRegistry | None = None
+) -> str | None:
+    """The component's help if ``args`` ask for it, found without importing the component.
+
+    None when ``args`` do not ask for help, or when answering needs the
+    import (the source cannot be read statically, or the arguments have an
+    error that the real parser should report): then build the app as usual.
+    """
+    if not any(a in ("-h", "--help") or a.startswith("--he") for a in args):
+        return None
+    try:
+        parser = _static_parser(component, registry)
+        if parser is not None:
+            parser.parse_values(list(args))
+    except ComponentHelpRequested as requested:
+        return requested.help_text
+    except TorchrunCoreError:
+        return None  # the import path reports it, exactly as a run would
+    return None
 
 
 __all__ = [
     "ComponentHelpRequested",
     "build_app",
     "component_help",
-    "component_parser",
+    "help_if_requested",
     "is_file_component",
     "load_component",
     "parse_docstring",

@@ -143,7 +143,7 @@ def test_json_outputs_parse(cli: CliRunner) -> None:
     assert isinstance(builtins, list)
     assert {"name": "utils.echo", "plugin": "builtin_components", "help": (
         "Print a message from every replica."
-    )} in builtins  # fmt: skip
+    ), "overrides": [], "conflict": []} in builtins  # fmt: skip
 
 
 def test_dryrun_redacts_secrets_and_submits_nothing(cli: CliRunner) -> None:

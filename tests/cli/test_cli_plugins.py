@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from .cli_process import CliRunner, error_lines
+from .cli_process import CliRunner
 
 CLASHING = '''
-from torchrun_core import hookimpl
+from torchrun_core import AppDef, Role, hookimpl
 
 
 @hookimpl
@@ -24,8 +24,9 @@ def torchrun_core_components():
     return {"utils.echo": "clashing_plugin:echo", "clash.only": "clashing_plugin:echo"}
 
 
-def echo(msg: str = "x"):
+def echo(msg: str = "x") -> AppDef:
     """A second echo."""
+    return AppDef(name="echo2", roles=[Role(name="e", entrypoint="echo", args=["second", msg])])
 '''
 
 
@@ -65,24 +66,24 @@ def test_plugins_reports_conflicts_and_load_errors(
     } in data["conflicts"]
 
 
-def test_conflicting_component_is_an_error_naming_both(
+def test_third_party_component_overrides_the_builtin(
     cli: CliRunner, plugin_env: dict[str, str]
 ) -> None:
-    proc = cli("run", "--dryrun", "utils.echo", env=plugin_env)
-    assert proc.returncode == 2
-    (line,) = error_lines(proc.stderr)
-    assert "'builtin_components'" in line and "'clashing_plugin'" in line
-    # The builtins are not hidden by the extra plugin, nor by the broken one.
+    proc = cli("run", "--dryrun", "utils.echo", "--msg", "hi", env=plugin_env)
+    assert proc.returncode == 0, proc.stderr
+    assert "echo second hi" in proc.stdout
+    # The other builtins are not hidden by the extra plugin, nor by the broken one.
     ok = cli("run", "--dryrun", "utils.sh", "true", env=plugin_env)
     assert ok.returncode == 0, ok.stderr
 
 
-def test_builtins_lists_every_provider(cli: CliRunner, plugin_env: dict[str, str]) -> None:
+def test_builtins_shows_which_plugin_wins(cli: CliRunner, plugin_env: dict[str, str]) -> None:
     data = json.loads(cli("builtins", "--json", env=plugin_env).stdout)
-    rows = {(c["name"], c["plugin"]): c["help"] for c in data}
-    assert rows[("utils.echo", "builtin_components")] == "Print a message from every replica."
-    assert rows[("utils.echo", "clashing_plugin")] == "A second echo."
-    assert ("utils.sh", "builtin_components") in rows
+    rows = {c["name"]: c for c in data}
+    assert rows["utils.echo"]["plugin"] == "clashing_plugin"
+    assert rows["utils.echo"]["help"] == "A second echo."
+    assert rows["utils.echo"]["overrides"] == ["builtin_components"]
+    assert rows["utils.sh"]["plugin"] == "builtin_components"
 
 
 def test_blocked_plugin_is_reported(cli: CliRunner, plugin_env: dict[str, str]) -> None:

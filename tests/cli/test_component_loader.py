@@ -268,7 +268,10 @@ def test_missing_file_function_and_broken_files(tmp_path: Path, comp_file: Path)
         load_component(f"{broken}:f")
     failing = tmp_path / "failing.py"
     failing.write_text("import no_such_module_here\n")
-    with pytest.raises(ComponentError, match=r"failing.py: ModuleNotFoundError: No module named"):
+    with pytest.raises(
+        ComponentError,
+        match=r"failing.py:1: cannot import component file: ModuleNotFoundError: No module named",
+    ):
         load_component(f"{failing}:f")
 
 

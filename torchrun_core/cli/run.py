@@ -43,7 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from torchrun_core.component_loader import ComponentHelpRequested
+    from torchrun_core.component_loader import ComponentHelpRequested, help_if_requested
+
+    # COMPONENT --help, read from the component's source: no Runner, no pydantic.
+    if not is_app_file(args.component):
+        help_text = help_if_requested(args.component, args.component_args)
+        if help_text is not None:
+            sys.stdout.write(help_text)
+            return 0
     from torchrun_core.runner import get_runner
 
     with get_runner() as runner:
