@@ -82,10 +82,12 @@ def is_app_file(target: str) -> bool:
 
 def _reject_app_file_args(args: argparse.Namespace) -> None:
     if args.component_args:
-        raise InvalidInputError(
+        err = InvalidInputError(
             f"an app file takes no arguments, got {' '.join(args.component_args)!r}",
             hint="change the file, or use a component instead",
         )
+        hint_misplaced_options(err, args)
+        raise err
 
 
 def load_app(args: argparse.Namespace, registry: PluginRegistry) -> AppDef:
@@ -131,14 +133,15 @@ def dryrun_target(runner: Runner, args: argparse.Namespace) -> AppDryRunInfo[Any
         raise
 
 
-def hint_misplaced_options(err: ComponentError, args: argparse.Namespace) -> None:
-    """Point out the command's own options given after the component (they go before it)."""
+def hint_misplaced_options(err: InvalidInputError, args: argparse.Namespace) -> None:
+    """Point out the command's own options given after the target (they go before it)."""
     own = set(getattr(args, "target_own_options", ()))
     misplaced = [a for a in args.component_args if a.split("=")[0] in own]
     if misplaced:
         command = getattr(args, "target_command", "run")
+        what = "app file" if is_app_file(args.component) else "component"
         err.hint = (
-            f"options of {command} itself go before the component: "
+            f"options of {command} itself go before the {what}: "
             f"torchrun-core {command} {' '.join(misplaced)} {args.component} ..."
         )
 
