@@ -1,6 +1,8 @@
 """Fixtures and rules shared by every test.
 
-- Each test gets its own ``TORCHRUN_CORE_STATE_DIR`` (under ``tmp_path``), and
+- Each test gets its own ``TORCHRUN_CORE_STATE_DIR`` and
+  ``TORCHRUN_CORE_USER_CONFIG_DIR`` (under ``tmp_path``; the latter does not
+  exist unless the test makes it), and
   no other ``TORCHRUN_CORE_*`` variable leaks in from the caller's shell
   (``TORCHRUN_CORE_TEST_*``, set by the test command, is kept), so a test
   never touches the user's real state dir.
@@ -47,6 +49,8 @@ def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
             monkeypatch.delenv(key)
     state = tmp_path / "state"
     monkeypatch.setenv("TORCHRUN_CORE_STATE_DIR", str(state))
+    # Nor the user's own config file (~/.config/torchrun_core/config.toml).
+    monkeypatch.setenv("TORCHRUN_CORE_USER_CONFIG_DIR", str(tmp_path / "user-config"))
     yield state
     reset_registry()
 

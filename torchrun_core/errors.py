@@ -9,6 +9,7 @@ The tree::
     │   ├── InvalidOptionError        a scheduler option is unknown or has a bad value
     │   ├── UnknownSchedulerError     no plugin provides that scheduler
     │   ├── ComponentError            a component is missing, malformed or got bad args
+    │   ├── ConfigError               a config file or config env var is malformed
     │   └── AppNotFoundError          no app has that handle
     ├── PluginError                   exit 2: the installed plugins contradict each other
     │   └── PluginConflictError       two plugins provide the same name
@@ -79,6 +80,10 @@ class UnknownSchedulerError(InvalidInputError):
 
 class ComponentError(InvalidInputError):
     """A component could not be found, loaded or called with the given arguments."""
+
+
+class ConfigError(InvalidInputError):
+    """A config file or ``TORCHRUN_CORE_*`` setting is malformed (``path``/``line``/``key``)."""
 
 
 class AppNotFoundError(InvalidInputError):
