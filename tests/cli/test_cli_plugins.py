@@ -56,14 +56,19 @@ def test_plugins_reports_conflicts_and_load_errors(
     out = proc.stdout
     assert "clashing_plugin" in out and "components: clash.only, utils.echo" in out
     assert "broken_plugin: ImportError: needs libfoo" in out
-    assert "component 'utils.echo': provided by 'builtin_components' and 'clashing_plugin'" in out
+    assert "component 'utils.echo': 'clashing_plugin' overrides 'builtin_components'" in out
+    assert "conflicts" not in out  # overriding a builtin is allowed
     data = json.loads(cli("plugins", "--json", env=plugin_env).stdout)
     assert {"name": "broken_plugin", "reason": "ImportError: needs libfoo"} in data["load_errors"]
-    assert {
-        "kind": "components",
-        "name": "utils.echo",
-        "plugins": ["builtin_components", "clashing_plugin"],
-    } in data["conflicts"]
+    assert data["conflicts"] == []
+    assert data["overrides"] == [
+        {
+            "kind": "components",
+            "name": "utils.echo",
+            "plugin": "clashing_plugin",
+            "overrides": ["builtin_components"],
+        }
+    ]
 
 
 def test_third_party_component_overrides_the_builtin(

@@ -39,6 +39,7 @@ def plugin_report(registry: PluginRegistry) -> dict[str, Any]:
             for provider in providers:
                 provides.setdefault(provider.plugin, {}).setdefault(kind, []).append(item)
     dists = _distributions(registry)
+    overrides = _component_overrides(registry)
     return {
         "plugins": [
             {"name": n, "distribution": dists.get(n), "provides": provides[n]} for n in provides
@@ -49,7 +50,23 @@ def plugin_report(registry: PluginRegistry) -> dict[str, Any]:
         "conflicts": [
             {"kind": kind, "name": name, "plugins": plugins}
             for kind, name, plugins in registry.conflicts()
+            if kind != "components" or name not in overrides
         ],
+        "overrides": [
+            {"kind": "components", "name": name, "plugin": plugin, "overrides": hidden}
+            for name, (plugin, hidden) in overrides.items()
+        ],
+    }
+
+
+def _component_overrides(registry: PluginRegistry) -> dict[str, tuple[str, list[str]]]:
+    """Component name -> (third-party plugin, builtin plugins it overrides): not conflicts."""
+    from torchrun_core.component_discovery import component_table
+
+    return {
+        e.name: (e.winner.plugin, [p.plugin for p in e.overridden])
+        for e in component_table(registry).values()
+        if e.winner is not None and e.overridden
     }
 
 
@@ -70,6 +87,11 @@ def format_report(report: dict[str, Any]) -> str:
         out += [f"  {e['name']}: {e['reason']}" for e in report["load_errors"]]
     if report["blocked"]:
         out += ["", f"blocked: {', '.join(report['blocked'])}"]
+    if report["overrides"]:
+        out += ["", "overrides (a third-party plugin's component replaces the builtin):"]
+        for o in report["overrides"]:
+            hidden = " and ".join(repr(p) for p in o["overrides"])
+            out.append(f"  component {o['name']!r}: {o['plugin']!r} overrides {hidden}")
     if report["conflicts"]:
         out += ["", "conflicts (using either name is an error):"]
         for c in report["conflicts"]:
