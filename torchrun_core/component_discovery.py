@@ -14,6 +14,7 @@ them. Schedulers and the other kinds keep the stricter rule of
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 from torchrun_core.errors import ComponentError, PluginConflictError
@@ -66,17 +67,20 @@ def _normalized(project: str) -> str:
     return project.lower().replace("_", "-").replace(".", "-")
 
 
-# Per registry, keyed by the identity of its provided("components") mapping,
-# which the registry replaces whenever a plugin is registered.
-_tables: dict[int, tuple[object, dict[str, ComponentEntry]]] = {}
+# Per registry (by id, checked through a weak reference), valid while its
+# provided("components") mapping is the same object: the registry replaces
+# that mapping whenever a plugin is registered.
+_tables: dict[int, tuple[weakref.ref[PluginRegistry], object, dict[str, ComponentEntry]]] = {}
 
 
 def component_table(registry: PluginRegistry) -> dict[str, ComponentEntry]:
     """Every component name with its resolution, sorted by name."""
     provided = registry.provided("components")
     cached = _tables.get(id(registry))
-    if cached is not None and cached[0] is provided:
-        return cached[1]
+    if cached is not None and cached[0]() is registry and cached[1] is provided:
+        return cached[2]
+    for key in [k for k, (ref, _, _) in _tables.items() if ref() is None]:
+        del _tables[key]  # registries gone (tests make many)
     builtin = builtin_plugins(registry)
     table = {}
     for name, providers in provided.items():
@@ -87,7 +91,7 @@ def component_table(registry: PluginRegistry) -> dict[str, ComponentEntry]:
             table[name] = ComponentEntry(name, rank[0], builtins if third_party else [], [])
         else:
             table[name] = ComponentEntry(name, None, [], rank)
-    _tables[id(registry)] = (provided, table)
+    _tables[id(registry)] = (weakref.ref(registry), provided, table)
     return table
 
 
