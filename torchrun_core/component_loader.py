@@ -33,7 +33,12 @@ from torchrun_core.component_parser import (
     malformed,
     parse_docstring,
 )
-from torchrun_core.component_signature import ComponentSignature, signature_of, where
+from torchrun_core.component_signature import (
+    ComponentSignature,
+    signature_of,
+    syntax_hint,
+    where,
+)
 from torchrun_core.component_source import (
     file_parts,
     missing_function,
@@ -144,7 +149,11 @@ def _import_file(path: Path, component: str) -> Any:
     module_name = f"_torchrun_core_component_{next(_module_counter)}_{stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
-        raise ComponentError(f"cannot import {path} as Python", component=component)
+        raise ComponentError(
+            f"cannot import {path} as Python",
+            hint="a file component is a Python file: path/to/file.py:function",
+            component=component,
+        )
     module = importlib.util.module_from_spec(spec)
     # Registered so that dataclasses and get_type_hints can find the module.
     sys.modules[module_name] = module
@@ -153,7 +162,9 @@ def _import_file(path: Path, component: str) -> Any:
     except SyntaxError as err:
         del sys.modules[module_name]
         raise ComponentError(
-            f"{err.filename or path}:{err.lineno}: syntax error: {err.msg}", component=component
+            f"{err.filename or path}:{err.lineno}: syntax error: {err.msg}",
+            hint=syntax_hint(path),
+            component=component,
         ) from err
     except Exception as err:
         del sys.modules[module_name]
@@ -231,6 +242,7 @@ def build_app(
     if not isinstance(app, AppDef):
         raise ComponentError(
             f"{where(loaded.fn)}: component {component} returned {type(app).__name__}, not AppDef",
+            hint="a component is a function with annotated parameters returning AppDef",
             component=component,
         )
     return app
@@ -242,7 +254,11 @@ def _call_error(component: str, parser: ComponentParser, err: Exception) -> Torc
     from torchrun_core.specs.app import spec_error
 
     if isinstance(err, ValidationError):
-        return spec_error(err, f"app from component {component}")
+        return spec_error(
+            err,
+            f"app from component {component}",
+            hint=f"check the arguments given to it: torchrun-core run {component} --help",
+        )
     # A ValueError is how a component rejects its arguments; anything else is a bug in it.
     why = str(err) if type(err) is ValueError else f"{type(err).__name__}: {err}"
     return ComponentError(

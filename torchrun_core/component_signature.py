@@ -79,13 +79,20 @@ def parse_source(path: Path, component: str) -> ast.Module:
         source = path.read_bytes()
     except OSError as err:
         msg = f"cannot read component file {path}: {err}"
-        raise ComponentError(msg, component=component) from None
+        raise ComponentError(msg, hint=f"cwd is {Path.cwd()}", component=component) from None
     try:
         return ast.parse(source, filename=str(path))
     except (SyntaxError, ValueError) as err:
         line = getattr(err, "lineno", None)
         msg = getattr(err, "msg", str(err))
-        raise ComponentError(f"{path}:{line}: syntax error: {msg}", component=component) from None
+        raise ComponentError(
+            f"{path}:{line}: syntax error: {msg}", hint=syntax_hint(path), component=component
+        ) from None
+
+
+def syntax_hint(path: Path) -> str:
+    """The hint of a component file that is not valid Python."""
+    return f"fix the file; Python shows the error with: python -m py_compile {path}"
 
 
 def top_level_function(module: ast.Module, name: str) -> ast.FunctionDef | None:
