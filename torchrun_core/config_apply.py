@@ -182,7 +182,8 @@ class RunSettings:
             return err
         for name, setting in self.applied.items():
             if re.search(rf"--(no-)?{re.escape(name)}(?=[=/:\s,]|$)", err.message):
-                reason = err.message.split(": ", 1)[1]
+                # "component X: argument --name: invalid int value: 'x'" -> "invalid int ..."
+                reason = re.sub(r"^argument \S+: ", "", err.message.split(": ", 1)[1])
                 key = dotted(("components", component or "?", name))
                 return ComponentError(
                     f"{setting.source}: {key}: {reason}",

@@ -139,8 +139,9 @@ def _table_name(file: ConfigFile, table: KeyPath) -> str:
 
 def _table_help(file: ConfigFile, table: KeyPath) -> str:
     valid = _valid_keys(table)
-    listing = f"valid keys in {_table_name(file, table)}: {', '.join(valid)}; " if valid else ""
-    return f"{listing}see docs/configuration.md"
+    if not valid:
+        return "see the Configuration page of the docs for the file's format"
+    return f"valid keys in {_table_name(file, table)}: {', '.join(valid)}"
 
 
 def _unknown_key(file: ConfigFile, keys: KeyPath) -> ConfigError:

@@ -16,6 +16,7 @@ from torchrun_core.errors import ComponentError, InvalidInputError
 
 if TYPE_CHECKING:
     from torchrun_core.component_loader import ComponentHelpRequested
+    from torchrun_core.config_apply import RunSettings
     from torchrun_core.plugins import PluginRegistry
     from torchrun_core.runner import Runner
     from torchrun_core.specs.app import AppDef
@@ -27,7 +28,9 @@ APP_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 def add_scheduler_arguments(parser: argparse.ArgumentParser) -> None:
     """``-s/--scheduler`` and ``--cfg``."""
     parser.add_argument(
-        "-s", "--scheduler", default="local", help="the scheduler to use (default: local)"
+        "-s",
+        "--scheduler",
+        help="the scheduler to use (default: the configured one, else local)",
     )
     parser.add_argument(
         "--cfg",
@@ -105,8 +108,10 @@ def load_app(args: argparse.Namespace, registry: PluginRegistry) -> AppDef:
         return AppDef.from_file(args.component)
     from torchrun_core.component_loader import build_app
 
+    settings = target_settings(args)
     try:
-        return build_app(args.component, args.component_args, registry)
+        with settings.explained(args.component):
+            return build_app(args.component, settings.component_args, registry)
     except ComponentError as err:
         hint_misplaced_options(err, args)
         raise
@@ -119,18 +124,50 @@ def dryrun_target(runner: Runner, args: argparse.Namespace) -> AppDryRunInfo[Any
         ComponentHelpRequested, ComponentError, SpecError: see :func:`load_app`.
         InvalidInputError: a bad ``--cfg``, scheduler or option.
     """
+    settings = target_settings(args)
     common: dict[str, Any] = {
-        "scheduler": args.scheduler,
-        "cfg": parse_cfg(args.cfg),
+        "scheduler": settings.scheduler_name,
+        "cfg": settings.cfg,
         "parent_run_id": getattr(args, "parent_run_id", None),
     }
     if is_app_file(args.component):
-        return runner.dryrun(load_app(args, runner.registry), **common)
+        app = load_app(args, runner.registry)
+        with settings.explained():
+            return runner.dryrun(app, **common)
     try:
-        return runner.dryrun_component(args.component, args.component_args, **common)
+        with settings.explained(args.component):
+            return runner.dryrun_component(args.component, settings.component_args, **common)
     except ComponentError as err:
         hint_misplaced_options(err, args)
         raise
+
+
+def target_settings(args: argparse.Namespace) -> RunSettings:
+    """The config applied under the command line: scheduler, options, component arguments.
+
+    Read once per command; sets ``args.scheduler`` to the scheduler chosen.
+
+    Raises:
+        ConfigError: a bad config file or ``TORCHRUN_CORE_*`` setting.
+        InvalidInputError: a bad ``--cfg``.
+    """
+    settings: RunSettings | None = getattr(args, "run_settings", None)
+    if settings is None:
+        from torchrun_core.config import load_config
+
+        component = None if is_app_file(args.component) else args.component
+        cfg = parse_cfg(args.cfg)
+        settings = load_config().for_run(args.scheduler, cfg, component, args.component_args)
+        args.run_settings = settings
+        args.scheduler = settings.scheduler_name
+    return settings
+
+
+def target_runner(args: argparse.Namespace) -> Runner:
+    """A Runner with the configured trackers; reads the config (see :func:`target_settings`)."""
+    from torchrun_core.runner import get_runner
+
+    return get_runner(tracker_config=target_settings(args).tracker_config)
 
 
 def hint_misplaced_options(err: InvalidInputError, args: argparse.Namespace) -> None:

@@ -16,6 +16,7 @@ from torchrun_core.cli.app_target import (
     dryrun_target,
     print_component_help,
     print_dryrun,
+    target_runner,
 )
 
 
@@ -28,9 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from torchrun_core.component_loader import ComponentHelpRequested
-    from torchrun_core.runner import get_runner
 
-    with get_runner() as runner:
+    with target_runner(args) as runner:
         try:
             info = dryrun_target(runner, args)
         except ComponentHelpRequested as help_request:

@@ -22,6 +22,7 @@ from torchrun_core.cli.app_target import (
     parse_cfg,
     print_component_help,
     print_dryrun,
+    target_runner,
 )
 from torchrun_core.cli.error_printer import EXIT_INTERRUPTED, print_error
 
@@ -51,9 +52,7 @@ def execute(args: argparse.Namespace) -> int:
         if help_text is not None:
             sys.stdout.write(help_text)
             return 0
-    from torchrun_core.runner import get_runner
-
-    with get_runner() as runner:
+    with target_runner(args) as runner:
         try:
             info = dryrun_target(runner, args)
         except ComponentHelpRequested as help_request:

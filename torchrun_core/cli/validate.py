@@ -24,8 +24,9 @@ from torchrun_core.cli.app_target import (
     add_scheduler_arguments,
     add_target_arguments,
     load_app,
-    parse_cfg,
     print_component_help,
+    target_runner,
+    target_settings,
 )
 from torchrun_core.errors import InvalidOptionError, SpecError, TorchrunCoreError
 
@@ -77,14 +78,15 @@ def _check_app(runner: Runner, args: argparse.Namespace) -> tuple[AppDef | None,
 
 def _check_options(
     runner: Runner, args: argparse.Namespace
-) -> tuple[dict[str, str], list[Problem]]:
+) -> tuple[dict[str, Any], list[Problem]]:
     """The ``--cfg`` options, and the problems the scheduler finds with them."""
     try:
-        cfg = parse_cfg(args.cfg)
-        runner.scheduler(args.scheduler).parse_options(cfg)
+        settings = target_settings(args)
+        with settings.explained():
+            runner.scheduler(settings.scheduler_name).parse_options(settings.cfg)
     except TorchrunCoreError as err:
         return {}, _problems_of(err)
-    return cfg, []
+    return settings.cfg, []
 
 
 def check(runner: Runner, args: argparse.Namespace) -> tuple[AppDef | None, list[Problem]]:
@@ -135,9 +137,8 @@ def _report(args: argparse.Namespace, app: AppDef | None, problems: list[Problem
 
 def execute(args: argparse.Namespace) -> int:
     from torchrun_core.component_loader import ComponentHelpRequested
-    from torchrun_core.runner import get_runner
 
-    with get_runner() as runner:
+    with target_runner(args) as runner:
         try:
             app, problems = check(runner, args)
         except ComponentHelpRequested as help_request:
