@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import os
 import re
+import stat
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from torchrun_core.component_ast import syntax_hint
 from torchrun_core.component_discovery import find_component
 from torchrun_core.component_parser import (
     CallPlan,
@@ -33,12 +36,7 @@ from torchrun_core.component_parser import (
     malformed,
     parse_docstring,
 )
-from torchrun_core.component_signature import (
-    ComponentSignature,
-    signature_of,
-    syntax_hint,
-    where,
-)
+from torchrun_core.component_signature import ComponentSignature, signature_of, where
 from torchrun_core.component_source import (
     file_parts,
     missing_function,
@@ -105,9 +103,7 @@ def load_component(name: str, registry: PluginRegistry | None = None) -> Compone
 def _loaded(name: str, registry: PluginRegistry | None) -> _Loaded:
     source: object
     if is_file_component(name):
-        path, fn_name = file_parts(name)
-        stat = path.stat()
-        key, source = (str(path), fn_name), (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        key, source = _file_version(name)
     else:
         provider = find_component(name, _registry(registry))
         key, source = ("", name), provider
@@ -125,6 +121,28 @@ def _loaded(name: str, registry: PluginRegistry | None) -> _Loaded:
             entry = _Loaded(fn, build_parser(name, sig), CallPlan(sig.parameters), source)
             _cache[key] = entry
         return entry
+
+
+# (name, cwd, $HOME) -> (resolved path, function): saves resolving the path on every build.
+_resolved: dict[tuple[str, str, str], tuple[str, str]] = {}
+
+
+def _file_version(name: str) -> tuple[tuple[str, str], tuple[int, int, int]]:
+    """``((resolved path, function), (mtime, size, inode))`` of a file component."""
+    home = os.environ.get("HOME", "") if name.startswith("~") else ""
+    where = (name, os.getcwd(), home)
+    known = _resolved.get(where)
+    if known is not None:
+        try:
+            st = os.stat(known[0])
+            if stat.S_ISREG(st.st_mode):
+                return known, (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            pass  # gone: resolve again, for the proper error
+    path, fn_name = file_parts(name)
+    st = path.stat()
+    _resolved[where] = known = (str(path), fn_name)
+    return known, (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def _load_plugin_function(provider: Provided, name: str) -> ComponentFn:

@@ -13,18 +13,17 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from torchrun_core.component_signature import (
-    ComponentSignature,
+from torchrun_core.component_ast import (
     defines_name,
     docstring_summary,
     parse_source,
     public_functions,
-    static_signature,
     top_level_function,
 )
 from torchrun_core.errors import ComponentError
 
 if TYPE_CHECKING:
+    from torchrun_core.component_signature import ComponentSignature
     from torchrun_core.plugins import Provided
 
 
@@ -86,6 +85,8 @@ def static_file_signature(component: str) -> ComponentSignature | None:
         if not defines_name(module, fn_name):
             raise missing_function(path, fn_name, public_functions(module), component)
         return None
+    from torchrun_core.component_signature import static_signature
+
     return static_signature(path, module, node, fn_name)
 
 
@@ -122,7 +123,11 @@ def static_plugin_signature(provider: Provided, component: str) -> ComponentSign
     except (ComponentError, OSError):
         return None  # the import reports it, as the plugin's error
     node = top_level_function(module, fn_name)
-    return None if node is None else static_signature(path, module, node, component)
+    if node is None:
+        return None
+    from torchrun_core.component_signature import static_signature
+
+    return static_signature(path, module, node, component)
 
 
 def plugin_summary(provider: Provided) -> str | None:

@@ -10,7 +10,6 @@ source where possible, without importing it.
 from __future__ import annotations
 
 import argparse
-import inspect
 from typing import TYPE_CHECKING, Any
 
 from torchrun_core.cli.output import add_json_flag, print_json, print_table
@@ -31,6 +30,8 @@ def summary_line(provider: Provided) -> str:
     summary = plugin_summary(provider)  # from the source: no import
     if summary is not None:
         return summary
+    import inspect
+
     try:
         fn = provider.load()
     except Exception as err:
