@@ -349,7 +349,12 @@ class Runner:
                 if self._sync.found(parsed, sched).is_terminal:
                     return  # ended, and forgotten by its engine since: nothing to stop
                 raise
-            self._sync.refresh(parsed, sched)
+            if self._sync.refresh(parsed, sched) is None:
+                # The engine removed the app as it stopped it (docker removes the
+                # containers): record the cancel, or a later status finds nothing.
+                self.store.record_state(
+                    str(parsed), AppState.CANCELLED, f"cancelled; {parsed.scheduler} removed it"
+                )
 
     def close(self) -> None:
         """Close every scheduler this runner made, and the store it opened."""
