@@ -342,6 +342,7 @@ class Runner:
         """
         with self._api("cancel") as call:
             parsed, sched = self._target(call, handle)
+            self._sync.refresh(parsed, sched)  # so that an app that had ended stays so
             try:
                 with backend_errors(parsed.scheduler, "cancel", parsed):
                     sched.cancel(parsed.app_id)
