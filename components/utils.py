@@ -26,7 +26,7 @@ def echo(msg: str = "hello world", image: str = "", num_replicas: int = 1) -> Ap
 def sh(
     *args: str, image: str = "", num_replicas: int = 1, env: dict[str, str] | None = None
 ) -> AppDef:
-    """Run a shell command line with ``sh -c``.
+    """Run a shell command line with sh -c.
 
     Args:
         args: the command line; its words are joined by spaces
@@ -58,12 +58,12 @@ def python(
     num_replicas: int = 1,
     interpreter: str = "",
 ) -> AppDef:
-    """Run Python: a script, a module (``-m``) or code (``-c``).
+    """Run Python: a script, a module (-m) or code (-c).
 
     Args:
         args: arguments passed to the script, module or code
-        m: run this module, as ``python -m``
-        c: run this code, as ``python -c``
+        m: run this module, as python -m
+        c: run this code, as python -c
         script: run this script file
         image: image (or directory, for local) to run in
         num_replicas: how many replicas run it
@@ -99,7 +99,7 @@ def _python_executable(image: str, interpreter: str = "") -> str:
 
 
 def touch(file: str, image: str = "") -> AppDef:
-    """Create a file (or update its modification time) with ``touch``.
+    """Create a file (or update its modification time) with touch.
 
     Args:
         file: the path of the file, as the app sees it
@@ -133,11 +133,11 @@ print(f"copied {src} -> {dst}")
 def copy(src: str, dst: str, image: str = "") -> AppDef:
     """Copy a local file or directory tree (local paths only, no URLs).
 
-    A directory is copied recursively into ``dst`` (merging with what is
-    there); a file is copied to ``dst``, or into it when ``dst`` is a
-    directory. Parent directories are created. Remote URLs (``s3://``,
-    ``gs://``...) would need an fsspec-based component from an extra
-    package; this one rejects them.
+    A directory is copied recursively into DST (merging with what is
+    there); a file is copied to DST, or into it when DST is a directory.
+    Parent directories are created. Remote URLs (s3://, gs://...) would
+    need an fsspec-based component from an extra package; this one
+    rejects them.
 
     Args:
         src: the file or directory to copy
@@ -179,10 +179,10 @@ if len(sys.argv) > 3:
 def booth(x1: float, x2: float, output: str | None = None, image: str = "") -> AppDef:
     """Evaluate the Booth function, a toy objective for hyper-parameter search demos.
 
-    ``f(x1, x2) = (x1 + 2*x2 - 7)^2 + (2*x1 + x2 - 5)^2``; its minimum is
-    ``f(1, 3) = 0``. The app prints one line ``booth x1=... x2=... value=...``
-    and, with ``--output``, writes ``{"x1": ..., "x2": ..., "value": ...}``
-    as JSON to that file.
+    f(x1, x2) = (x1 + 2*x2 - 7)^2 + (2*x1 + x2 - 5)^2, whose minimum is
+    f(1, 3) = 0. The app prints one line, "booth x1=... x2=... value=...",
+    and with --output also writes {"x1": ..., "x2": ..., "value": ...} as
+    JSON to that file.
 
     Args:
         x1: the first coordinate
