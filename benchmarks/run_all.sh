@@ -23,3 +23,4 @@ if [ -n "${TORCHX_VENV:-}" ]; then extra=(--torchx-venv "$TORCHX_VENV"); fi
 cd /tmp
 "$PY" "$ROOT/benchmarks/bench_startup.py" "${extra[@]}"
 "$PY" "$ROOT/benchmarks/bench_runner.py"
+"$PY" "$ROOT/benchmarks/bench_components.py" "${extra[@]}"
