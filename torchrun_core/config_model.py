@@ -134,14 +134,14 @@ def _valid_keys(table: KeyPath) -> list[str]:
 
 def _table_name(file: ConfigFile, table: KeyPath) -> str:
     path = file.prefix + table
-    return f"[{dotted(path)}]" if path else "the top level"
+    return f"in [{dotted(path)}]" if path else "at the top level"
 
 
 def _table_help(file: ConfigFile, table: KeyPath) -> str:
     valid = _valid_keys(table)
     if not valid:
         return "see the Configuration page of the docs for the file's format"
-    return f"valid keys in {_table_name(file, table)}: {', '.join(valid)}"
+    return f"valid keys {_table_name(file, table)}: {', '.join(valid)}"
 
 
 def _unknown_key(file: ConfigFile, keys: KeyPath) -> ConfigError:
