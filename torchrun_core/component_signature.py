@@ -271,7 +271,10 @@ def _rebuild_enum(node: ast.ClassDef, names: _Names) -> type[enum.Enum]:
             raise _GiveUp  # methods, auto(), annotations: let the import decide
         members.append((stmt.targets[0].id, _literal(stmt.value)))
     functional_api: Any = base  # Enum("Name", [(member, value), ...])
-    rebuilt: type[enum.Enum] = functional_api(node.name, members)
+    try:
+        rebuilt: type[enum.Enum] = functional_api(node.name, members)
+    except (TypeError, ValueError):  # e.g. an IntEnum member that is not an int
+        raise _GiveUp from None
     return rebuilt
 
 
