@@ -67,7 +67,7 @@ class _Loaded:
 
 
 _cache: dict[tuple[str, str], _Loaded] = {}
-_cache_lock = threading.Lock()
+_cache_lock = threading.RLock()  # a component module may build another while imported
 
 
 def is_file_component(name: str) -> bool:
