@@ -123,15 +123,27 @@ class Runner:
         scheduler: str = "local",
         cfg: Mapping[str, Any] | None = None,
         parent_run_id: str | None = None,
+        workspace: str | None = None,
     ) -> AppDryRunInfo[Any]:
-        """The scheduler-native request for ``app``, with the tracker env in every role."""
+        """The scheduler-native request for ``app``, with the tracker env in every role.
+
+        With ``workspace`` (a directory), the scheduler's workspace builder
+        first turns it into the roles' image (docker: builds it).
+        """
         with self._api("dryrun", scheduler):
-            return self._dryrun(app, scheduler, cfg, parent_run_id)
+            return self._dryrun(app, scheduler, cfg, parent_run_id, workspace)
 
     def _dryrun(
-        self, app: AppDef, scheduler: str, cfg: Mapping[str, Any] | None, parent: str | None
+        self,
+        app: AppDef,
+        scheduler: str,
+        cfg: Mapping[str, Any] | None,
+        parent: str | None,
+        workspace: str | None = None,
     ) -> AppDryRunInfo[Any]:
         sched = self.scheduler(scheduler)
+        if workspace is not None:
+            app = self._with_workspace(app, sched, workspace, cfg)
         env = tracker_env.tracker_env(
             scheduler,
             sched.session,
@@ -141,6 +153,21 @@ class Runner:
         app = tracker_env.inject_env(app, env)
         with backend_errors(scheduler, "dryrun"):
             return sched.dryrun(app, cfg)
+
+    def _with_workspace(
+        self, app: AppDef, sched: Scheduler[Any], workspace: str, cfg: Mapping[str, Any] | None
+    ) -> AppDef:
+        """``app`` as the scheduler's workspace builder makes it for ``workspace``."""
+        provider = self.registry.get("workspace_builders", sched.name)
+        if provider is None:
+            raise InvalidInputError(
+                f"scheduler {sched.name!r} has no workspace builder",
+                hint="run without --workspace, or on a scheduler that has one (docker)",
+                scheduler=sched.name,
+            )
+        with backend_errors(sched.name, "workspace"):
+            built: AppDef = provider.load()(sched).build(app, workspace, cfg)
+        return built
 
     def schedule(self, dryrun_info: AppDryRunInfo[Any]) -> AppHandle:
         """Submit exactly ``dryrun_info`` and record the run; returns its handle."""
@@ -170,10 +197,12 @@ class Runner:
         scheduler: str = "local",
         cfg: Mapping[str, Any] | None = None,
         parent_run_id: str | None = None,
+        workspace: str | None = None,
     ) -> AppHandle:
         """Dry-run then schedule ``app``; returns its handle."""
         with self._api("run", scheduler) as call:
-            return self._schedule(call, self._dryrun(app, scheduler, cfg, parent_run_id))
+            info = self._dryrun(app, scheduler, cfg, parent_run_id, workspace)
+            return self._schedule(call, info)
 
     def dryrun_component(
         self,
@@ -182,11 +211,12 @@ class Runner:
         scheduler: str = "local",
         cfg: Mapping[str, Any] | None = None,
         parent_run_id: str | None = None,
+        workspace: str | None = None,
     ) -> AppDryRunInfo[Any]:
         """Build the app from ``component`` with ``component_args``, then dry-run it."""
         with self._api("dryrun_component", scheduler):
             app = self._build(component, component_args)
-            return self._dryrun(app, scheduler, cfg, parent_run_id)
+            return self._dryrun(app, scheduler, cfg, parent_run_id, workspace)
 
     def run_component(
         self,
@@ -195,11 +225,13 @@ class Runner:
         scheduler: str = "local",
         cfg: Mapping[str, Any] | None = None,
         parent_run_id: str | None = None,
+        workspace: str | None = None,
     ) -> AppHandle:
         """Build the app from ``component`` with ``component_args``, then run it."""
         with self._api("run_component", scheduler) as call:
             app = self._build(component, component_args)
-            return self._schedule(call, self._dryrun(app, scheduler, cfg, parent_run_id))
+            info = self._dryrun(app, scheduler, cfg, parent_run_id, workspace)
+            return self._schedule(call, info)
 
     def _build(self, component: str, args: Sequence[str]) -> AppDef:
         from torchrun_core.component_loader import build_app

@@ -129,6 +129,7 @@ def dryrun_target(runner: Runner, args: argparse.Namespace) -> AppDryRunInfo[Any
         "scheduler": settings.scheduler_name,
         "cfg": settings.cfg,
         "parent_run_id": getattr(args, "parent_run_id", None),
+        "workspace": getattr(args, "workspace", None),
     }
     if is_app_file(args.component):
         app = load_app(args, runner.registry)

@@ -39,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", action="store_true", help="stream the output, wait for the end")
     parser.add_argument("--dryrun", action="store_true", help="print what would run; submit none")
     parser.add_argument("--parent-run-id", help="link this run to a parent run (trackers)")
+    parser.add_argument(
+        "--workspace",
+        metavar="DIR",
+        help="build DIR into the roles' image first (docker: an image FROM each role's image)",
+    )
     parser.add_argument("--json", action="store_true", help="with --dryrun: print it as JSON")
     add_target_arguments(parser, "run")
 
