@@ -33,8 +33,7 @@ from torchrun_core.config_files import (
     load_file,
     user_config_path,
 )
-from torchrun_core.config_lines import KeyPath
-from torchrun_core.config_settings import CLI, DEFAULT, Setting, Settings, Source
+from torchrun_core.config_settings import CLI, DEFAULT, KeyPath, Setting, Settings, Source
 
 if TYPE_CHECKING:
     from torchrun_core.config_apply import RunSettings

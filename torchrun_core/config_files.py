@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from torchrun_core.config_lines import KeyPath, key_lines, line_of
+from torchrun_core.config_settings import KeyPath
 from torchrun_core.errors import ConfigError
 
 CONFIG_ENV = "TORCHRUN_CORE_CONFIG"
@@ -61,6 +61,8 @@ class ConfigFile:
 
     def line_of(self, keys: KeyPath) -> int | None:
         """The line of ``keys`` (a path inside ``data``), or of the nearest enclosing table."""
+        from torchrun_core.config_lines import line_of
+
         return line_of(self.lines, self.prefix + keys) or line_of(self.lines, self.prefix)
 
     def where(self, keys: KeyPath) -> str:
@@ -129,6 +131,8 @@ def load_file(path: Path, kind: str) -> ConfigFile | None:
     else:
         text, data = read_toml(path)
         prefix = ()
+    from torchrun_core.config_lines import key_lines  # only when there is a file
+
     found = ConfigFile(path, kind, {}, prefix, key_lines(text))
     if not isinstance(data, dict):
         raise ConfigError(

@@ -28,8 +28,15 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from torchrun_core.config_files import ConfigFile
-from torchrun_core.config_lines import KeyPath
-from torchrun_core.config_settings import Setting, Settings, Source, dotted, toml_value, type_word
+from torchrun_core.config_settings import (
+    KeyPath,
+    Setting,
+    Settings,
+    Source,
+    dotted,
+    toml_value,
+    type_word,
+)
 from torchrun_core.errors import ConfigError
 
 _SCALARS = (str, int, float, bool)

@@ -14,8 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from torchrun_core.config_lines import KeyPath
-
+KeyPath = tuple[str, ...]
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -101,4 +100,14 @@ def type_word(value: Any) -> str:
     return type(value).__name__
 
 
-__all__ = ["CLI", "DEFAULT", "Setting", "Settings", "Source", "dotted", "toml_value", "type_word"]
+__all__ = [
+    "CLI",
+    "DEFAULT",
+    "KeyPath",
+    "Setting",
+    "Settings",
+    "Source",
+    "dotted",
+    "toml_value",
+    "type_word",
+]

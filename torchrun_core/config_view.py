@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from torchrun_core.config_lines import KeyPath
-from torchrun_core.config_settings import DEFAULT, Setting, Source, dotted, toml_value
+from torchrun_core.config_settings import DEFAULT, KeyPath, Setting, Source, dotted, toml_value
 from torchrun_core.errors import InvalidOptionError, UnknownSchedulerError
 
 if TYPE_CHECKING:
