@@ -75,14 +75,17 @@ def _shown(value: Any) -> str:
     return "(not set)" if value is None else toml_value(value)
 
 
-def options_model(name: str, registry: PluginRegistry) -> type[BaseModel] | None:
-    """The options model of scheduler ``name``; None when it is not installed or unknown."""
+def options_model(name: str, registry: PluginRegistry) -> type[BaseModel] | str:
+    """The options model of scheduler ``name``, or why there is none to check against."""
     try:
         factory = registry.scheduler_factory(name)
     except UnknownSchedulerError:
-        return None
+        return "is not installed"
     model = getattr(factory, "Options", None)
-    return model if isinstance(factory, type) and isinstance(model, type) else None
+    if isinstance(factory, type) and isinstance(model, type):
+        return model
+    # A factory function: its options model is only known once it makes a scheduler.
+    return "is made by a factory function"
 
 
 def check_options(scheduler: str, model: type[BaseModel], options: dict[str, Setting]) -> None:
@@ -113,8 +116,8 @@ def _scheduler_rows(
     name: str, options: dict[str, Setting], registry: PluginRegistry, notes: list[str]
 ) -> list[ShownSetting]:
     model = options_model(name, registry)
-    if model is None:
-        notes.append(f"scheduler {name!r} is not installed: its options are not checked")
+    if isinstance(model, str):
+        notes.append(f"scheduler {name!r} {model}: its options are not checked")
         return [
             ShownSetting(("schedulers", name, k), s.value, s.source) for k, s in options.items()
         ]

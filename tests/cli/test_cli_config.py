@@ -215,3 +215,18 @@ def test_explicit_config_file_from_env(cli: CliRunner, project: Path, tmp_path: 
     proc = cli("run", "utils.echo", cwd=project, env={"TORCHRUN_CORE_CONFIG": str(tmp_path / "no")})
     assert proc.returncode == 2
     assert error_lines(proc.stderr)[0].startswith("error: TORCHRUN_CORE_CONFIG names ")
+
+
+def test_dryrun_and_validate_apply_the_config_too(cli: CliRunner, project: Path) -> None:
+    (project / ".torchrun_core.toml").write_text(
+        '[components."utils.echo"]\nmsg = "configured"\n[trackers.file]\nconfig = "/tmp/runs"\n'
+    )
+    proc = cli("dryrun", "--json", "utils.echo", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    role = json.loads(proc.stdout)["app"]["roles"][0]
+    assert role["args"] == ["configured"]
+    assert role["env"]["TORCHRUN_CORE_TRACKERS"] == "file"
+    assert role["env"]["TORCHRUN_CORE_TRACKER_FILE_CONFIG"] == "/tmp/runs"
+    proc = cli("validate", "--json", "utils.echo", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["scheduler"] == "local"
