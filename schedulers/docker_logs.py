@@ -50,11 +50,15 @@ def timestamp_ns(text: bytes) -> int:
 
 
 class ContainerCursor:
-    """Reads one container's log, and picks up where it left off when read again."""
+    """Reads one container's log, and picks up where it left off when read again.
+
+    Entries are counted, not compared by time: the two streams' entries are
+    not in timestamp order, so a time would both skip and repeat some.
+    """
 
     def __init__(self, container_id: str) -> None:
         self.container_id = container_id
-        self.last_ns = -1  # entries at or before this were read already
+        self.consumed = 0  # entries read so far, with the same since/until
         self.pending = b""  # the start of a line whose end has not arrived
         self.pending_ns = 0
 
@@ -68,31 +72,32 @@ class ContainerCursor:
     ) -> Iterator[str]:
         """The whole lines logged so far (following: until the container stops)."""
         since_ns, until_ns = window
-        start = max(since_ns or 0, self.last_ns + 1)
         doing = f"read the logs of container {self.container_id[:12]}"
         with translated(address, doing):
             frames = client.logs(
                 self.container_id, stdout=streams[0], stderr=streams[1], stream=True,
-                timestamps=True, follow=follow, since=start / 1e9 if start > 0 else None,
+                timestamps=True, follow=follow,
+                since=since_ns / 1e9 if since_ns else None,
                 until=until_ns / 1e9 + 1 if until_ns is not None else None,
             )  # fmt: skip
+        skip = self.consumed
         with translated(address, doing):
             for frame in frames:
-                stamp, _, text = frame.partition(b" ")
-                ns = timestamp_ns(stamp)
-                if ns <= self.last_ns:
+                if skip:
+                    skip -= 1
                     continue
-                self.last_ns = ns
+                self.consumed += 1
+                stamp, _, text = frame.partition(b" ")
                 if not self.pending:
-                    self.pending_ns = ns
+                    self.pending_ns = timestamp_ns(stamp)
                 self.pending += text
                 if not text.endswith(b"\n"):
-                    continue
+                    continue  # a piece of a long line: the rest follows
                 line, self.pending = self.pending, b""
                 if since_ns is not None and self.pending_ns < since_ns:
                     continue
                 if until_ns is not None and self.pending_ns > until_ns:
-                    return
+                    continue
                 yield line.decode("utf-8", "replace")
 
     def flush(self) -> Iterator[str]:
@@ -132,23 +137,19 @@ def replica_lines(
     finished: set[int] = set()
     while True:
         found = [c for c in containers() if attempt is None or c.attempt == attempt]
-        waiting = True
         for c in found:
             if c.attempt in finished:
                 continue
-            live = c.state in LIVE_STATES
+            follow = should_tail and c.state in LIVE_STATES
             cursor = cursors.setdefault(c.attempt, ContainerCursor(c.container_id))
-            yield from cursor.lines(client, address, streams, ns_window, should_tail and live)
-            if should_tail and live:
-                # A followed stream ends when the container stops (look again at once),
-                # or at once when it has not started yet (look again shortly).
-                waiting = c.state == "created"
-                break
+            yield from cursor.lines(client, address, streams, ns_window, follow)
+            if follow and c.state == "created":
+                break  # not started yet: its followed stream ended at once; look again
+            # Read to its end (a followed stream ends when the container stops).
             yield from cursor.flush()
             finished.add(c.attempt)
         if not should_tail or (len(finished) == len(found) and app_done()):
             return
         if until is not None and time.time() > until:
             return
-        if waiting:
-            pause(_RECHECK_S)
+        pause(_RECHECK_S)

@@ -131,6 +131,8 @@ class DockerScheduler(Scheduler[DockerOptions]):
     # -- submission -----------------------------------------------------------
     def _dryrun(self, app: AppDef, options: DockerOptions) -> AppDryRunInfo[DockerPlan]:
         app_id = new_app_id(app.name)
+        if options.host is None and self.host is not None:  # the plan names its daemon
+            options = options.model_copy(update={"host": self.host})
         plan = build_plan(app, options, app_id=app_id, session=self.session, environ=os.environ)
         return AppDryRunInfo(
             request=plan,

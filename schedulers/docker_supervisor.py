@@ -71,10 +71,10 @@ class Supervisor:
                 all=True, filters=app_filters(self.plan.app_id, self.plan.session)
             )
         view = app_view(self.plan.app_id, containers, supervised=lambda: True)
-        if view is None or view.state.is_terminal:
+        if view is None:
             return False
         if not view.failed:
-            return True
+            return not view.state.is_terminal
         if view.state is AppState.RUNNING:  # app_view found every failed role retryable
             self.retry(view)
             return True

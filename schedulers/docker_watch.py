@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 # A stream cut by the daemon (restart) wakes waiters, which then poll this often.
 _FALLBACK_POLL_S = 1.0
 # The daemon sends an event (a "die") a moment before its container list shows
-# the change: for this long after an event, wait() returns soon, so that the
-# caller reads again rather than sleeping on a state that was not yet visible.
+# the change (~80 ms here): for this long after an event, or after subscribing
+# (the event may have come just before), wait() returns soon, so that the caller
+# reads again rather than sleeping on a state that was not yet visible.
 _SETTLE_S = 0.5
 _SETTLE_POLL_S = 0.05
 
@@ -55,6 +56,7 @@ class EventWatcher(Watcher):
             target=self._read, args=(stream,), name="docker-events", daemon=True
         )
         self._thread.start()
+        self._last_event = time.monotonic()
         return self
 
     def _read(self, stream: object) -> None:
