@@ -58,8 +58,42 @@ else
 fi
 
 # --- engines -----------------------------------------------------------------
-# Later issues start their engines here (dockerd, slurmctld/slurmd + sshd, a
-# loopback Kubernetes) and export what their tests need to find them.
+# Each engine is started here and its address exported for its tests, which
+# skip without it (and fail under CI=true).
+#
+# docker: a private dockerd (own socket, data root, exec root, pidfile and
+# address pool; scripts/engines/dockerd.sh) and base images built locally with
+# no registry (scripts/engines/docker-images.sh). Its Debian packages are
+# installed when missing. Only a daemon started here is stopped at exit.
+docker_packages=()
+command -v dockerd >/dev/null || docker_packages+=(docker.io)
+command -v iptables >/dev/null || docker_packages+=(iptables)
+dpkg -s busybox-static >/dev/null 2>&1 || docker_packages+=(busybox-static)
+if [ "${#docker_packages[@]}" -gt 0 ]; then
+    section "apt-get install ${docker_packages[*]}"
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null
+        apt-get install -y -qq --no-install-recommends "${docker_packages[@]}" >/dev/null
+    else
+        echo "warning: cannot install ${docker_packages[*]} (needs root and apt-get)" >&2
+    fi
+fi
+section "engine: dockerd"
+DOCKERD_SH=$ROOT/scripts/engines/dockerd.sh
+if bash "$DOCKERD_SH" status; then
+    docker_host=$(bash "$DOCKERD_SH" start) # already running: reuse it, leave it running
+else
+    if docker_host=$(bash "$DOCKERD_SH" start); then
+        trap 'bash "$DOCKERD_SH" stop' EXIT
+    fi
+fi
+if [ -n "${docker_host:-}" ] && DOCKER_HOST=$docker_host bash scripts/engines/docker-images.sh; then
+    export TORCHRUN_CORE_TEST_DOCKER_HOST=$docker_host
+    echo "$docker_host"
+else
+    echo "warning: no docker engine: the docker tests skip (and fail under CI=true)" >&2
+fi
 
 # --- lint ----------------------------------------------------------------------
 section "ruff check"
