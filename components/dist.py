@@ -68,15 +68,16 @@ def parse_shape(j: str, default_procs: int | None = None) -> JobShape:
     """Parse ``-j [min:]NODESxPROCS``; ``xPROCS`` may be left out when ``default_procs`` is given.
 
     Raises:
-        ValueError: naming ``-j`` and the expected form.
+        ValueError: naming ``--j`` and the expected form.
     """
     form = "[min:]NODESxPROCS" if default_procs is None else "[min:]NODES[xPROCS]"
     match = _SHAPE_RE.fullmatch(j.strip())
-    if match is None or (match["procs"] is None and default_procs is None):
+    procs = default_procs if match is None or match["procs"] is None else int(match["procs"])
+    if match is None or procs is None:
         raise ValueError(f"--j {j!r} is not {form}, e.g. 2x4 (2 nodes x 4 processes) or 1:2x4")
     max_nodes = int(match["max"])
     min_nodes = int(match["min"] or max_nodes)
-    shape = JobShape(min_nodes, max_nodes, int(match["procs"] or default_procs))
+    shape = JobShape(min_nodes, max_nodes, procs)
     if min(shape.min_nodes, shape.max_nodes, shape.nproc_per_node) < 1:
         raise ValueError(f"--j {j!r}: nodes and processes must be at least 1")
     if shape.min_nodes > shape.max_nodes:
