@@ -7,6 +7,7 @@
 #   PYTHON   interpreter that creates the venv (default: python3; must be >= 3.10)
 #   VENV     venv to create or reuse (default: <repo>/.venv)
 #   CI=true  integration tests fail (instead of skipping) when their engine is missing
+#   TORCH_INSTALL=0  do not install torch==2.13.0 (the CPU build) for the real DDP test
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -55,6 +56,22 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$(install_key)" ]; then
     install_key >"$STAMP"
 else
     section "install: up to date ($STAMP)"
+fi
+
+# --- torch: the real distributed job (tests/test_dist_torch.py) -------------
+# The CPU build of PyTorch comes from a wheel already on these machines (pip's
+# find-links), so the spec must be exactly torch==2.13.0: any other version,
+# or a bare `torch`, would download gigabytes. Cached: skipped when that
+# version already imports. TORCH_INSTALL=0 skips it (the torch tests then skip,
+# or fail under CI=true).
+TORCH_VERSION=2.13.0
+if [ "${TORCH_INSTALL:-1}" = 0 ]; then
+    section "torch: not installed (TORCH_INSTALL=0)"
+elif "$PY" -c "import torch; assert torch.__version__.startswith('$TORCH_VERSION')" 2>/dev/null; then
+    section "torch $TORCH_VERSION: installed"
+else
+    section "install: torch==$TORCH_VERSION (CPU build)"
+    "$PY" -m pip install --quiet "torch==$TORCH_VERSION"
 fi
 
 # --- engines -----------------------------------------------------------------
