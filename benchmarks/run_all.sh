@@ -24,3 +24,4 @@ cd /tmp
 "$PY" "$ROOT/benchmarks/bench_startup.py" "${extra[@]}"
 "$PY" "$ROOT/benchmarks/bench_runner.py"
 "$PY" "$ROOT/benchmarks/bench_components.py" "${extra[@]}"
+"$BENCH_VENV/bin/pip" install --quiet "docker>=7" && "$PY" "$ROOT/benchmarks/bench_docker.py" # skips its daemon figures without a daemon
