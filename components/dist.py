@@ -1,7 +1,7 @@
 """Distributed PyTorch components: ``dist.ddp`` and ``dist.spmd`` run a script under torchrun.
 
 Both launch ``python -m torch.distributed.run`` (torchrun) once per node, as
-the replicas of one role. ``-j [min:]NODESxPROCS`` gives the shape: NODES
+the replicas of one role. ``--j [min:]NODESxPROCS`` gives the shape: NODES
 replicas (``min:`` makes it elastic, from ``min`` to NODES nodes), each
 starting PROCS worker processes.
 
@@ -9,16 +9,17 @@ Rendezvous:
     - one node: torchrun's c10d rendezvous on ``localhost``, on a free port
       unless ``--rdzv_port`` is given, so that single-node jobs on one host
       never collide (torchrun's own ``--standalone`` does the same);
-    - several nodes: the c10d store of the replica reachable at rank 0's
-      host, which every scheduler sets in ``TORCHRUN_CORE_RANK0_HOST``. The
-      command runs under ``sh -c`` so that the shell expands that variable;
-      every other word is quoted with :func:`shlex.quote`.
+    - several nodes: the c10d store that replica 0 hosts, at rank 0's host,
+      which every scheduler sets in ``TORCHRUN_CORE_RANK0_HOST``. The command
+      runs under ``sh -c`` so that the shell expands that variable; every
+      other word but the app id (shell-safe by its grammar) is quoted with
+      :func:`shlex.quote`.
 
 ``--rdzv-id`` is the app id (the ``${app_id}`` macro), unique per run.
 
 ``ddp`` and ``spmd`` differ in their defaults only: ``ddp`` asks for an
 explicit shape (default ``1x2``) and leaves the environment alone; ``spmd``
-(one process per accelerator) takes ``-j [min:]NODES`` with PROCS defaulting
+(one process per accelerator) takes ``--j [min:]NODES`` with PROCS defaulting
 to the resource's GPU count (1 without GPUs), and sets ``OMP_NUM_THREADS=1``
 unless ``--env`` sets it, so that the workers of a node do not oversubscribe
 its cores.
@@ -65,7 +66,7 @@ class JobShape:
 
 
 def parse_shape(j: str, default_procs: int | None = None) -> JobShape:
-    """Parse ``-j [min:]NODESxPROCS``; ``xPROCS`` may be left out when ``default_procs`` is given.
+    """Parse ``--j [min:]NODESxPROCS``; ``xPROCS`` may be left out when ``default_procs`` is given.
 
     Raises:
         ValueError: naming ``--j`` and the expected form.
@@ -93,10 +94,12 @@ class Rendezvous:
     port: int | None = None  # None: a free port on one node, DEFAULT_RDZV_PORT on several
     max_restarts: int = 0
 
-    def endpoint_word(self, shape: JobShape) -> str:
-        """``--rdzv-endpoint``'s value as shell text (only the rank-0 host is left unquoted)."""
-        if shape.single_node:
-            return shlex.quote(f"localhost:{0 if self.port is None else self.port}")
+    def local_endpoint(self) -> str:
+        """One node: ``localhost``, on a free port unless one was given."""
+        return f"localhost:{0 if self.port is None else self.port}"
+
+    def rank0_endpoint_shell(self) -> str:
+        """Several nodes: shell text that expands to ``<rank 0's host>:<port>``."""
         port = DEFAULT_RDZV_PORT if self.port is None else self.port
         # "${${rank0_env}:?...}" becomes "${TORCHRUN_CORE_RANK0_HOST:?...}" at dry-run
         # time; the shell then expands it, and fails loudly when the scheduler did not set it.
@@ -127,14 +130,16 @@ def torchrun_command(
     """
     head = [interpreter, "-m", TORCHRUN_MODULE, "--nnodes", shape.nnodes]
     head += ["--nproc-per-node", str(shape.nproc_per_node), "--rdzv-backend", rdzv.backend]
-    tail = ["--rdzv-id", APP_ID, "--max-restarts", str(rdzv.max_restarts), *target, *script_args]
+    rest = ["--max-restarts", str(rdzv.max_restarts), *target, *script_args]
     if shape.single_node:
-        endpoint = shlex.split(rdzv.endpoint_word(shape))
-        argv = [*head, "--rdzv-endpoint", *endpoint, *tail]
+        argv = [*head, "--rdzv-endpoint", rdzv.local_endpoint(), "--rdzv-id", APP_ID, *rest]
         return argv[0], argv[1:]
-    # exec: torchrun replaces the shell, so it gets the scheduler's signals and exit code.
-    line = f"exec {shlex.join(head)} --rdzv-endpoint {rdzv.endpoint_word(shape)} "
-    return "sh", ["-c", line + shlex.join(tail)]
+    # The endpoint is left for the shell to expand. The app id needs no quotes:
+    # app ids only have characters a shell takes literally ([A-Za-z0-9_.:-], the
+    # AppHandle grammar), and dry runs stay readable. exec: torchrun replaces
+    # the shell, so it gets the scheduler's signals and gives its exit code.
+    rdzv_words = f"--rdzv-endpoint {rdzv.rank0_endpoint_shell()} --rdzv-id {APP_ID}"
+    return "sh", ["-c", f"exec {shlex.join(head)} {rdzv_words} {shlex.join(rest)}"]
 
 
 def default_interpreter(image: str) -> str:

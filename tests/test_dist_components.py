@@ -94,7 +94,7 @@ def test_nodes_become_replicas_that_meet_at_rank0(runner: Runner) -> None:
     assert line.startswith("exec ")
     assert f'"${{{RANK0_HOST_ENV}:?' in line  # read from the environment by the shell
     assert f'}}:{DEFAULT_RDZV_PORT}"' in line
-    assert f"--rdzv-id '{plan.app_id}' " in line  # quoted before the macro was expanded
+    assert f"--rdzv-id {plan.app_id} " in line
     assert "--nnodes 3 --nproc-per-node 4 " in line
     assert line.endswith("--max-restarts 2 -m pkg.trainer")
 
