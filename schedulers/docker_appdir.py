@@ -53,7 +53,13 @@ class AppDir:
     def exists(self, name: str) -> bool:
         return self._file(name).exists()
 
-    def remove(self) -> None:
+    def remove(self, keep_host: bool = False) -> None:
+        """Delete the app's files; ``keep_host``: keep where it ran, to look for it there."""
+        if keep_host and self.exists(HOST_FILE):
+            for entry in self.path.iterdir():
+                if entry.name != HOST_FILE:
+                    entry.unlink(missing_ok=True)
+            return
         shutil.rmtree(self.path, ignore_errors=True)
 
     # -- the supervisor's lock ----------------------------------------------

@@ -276,7 +276,7 @@ class DockerScheduler(Scheduler[DockerOptions]):
         if app_dir.supervised():
             app_dir.wait_unsupervised(grace + _SUPERVISOR_SLACK_S)
             remove_app(client, address, app_id, self.session, grace)
-        app_dir.remove()
+        app_dir.remove(keep_host=True)  # later reads find it gone on the right daemon
 
     def close(self) -> None:
         with self._lock:

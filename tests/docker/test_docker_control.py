@@ -118,3 +118,34 @@ def test_bad_bind_mount_names_the_path_and_leaves_nothing(
     label = {"label": [f"torchrun_core.session={session}"]}
     assert docker_api.containers(all=True, filters=label) == []
     assert docker_api.networks(filters=label) == []
+
+
+def test_a_fresh_scheduler_lists_and_describes_from_labels_alone(
+    runner: Runner, session: str
+) -> None:
+    from torchrun_core.schedulers.docker import DockerScheduler
+
+    handle = runner.run(shell_app("sleep 300", replicas=2), "docker", cfg={"grace_period": 1})
+    runner.wait(handle, timeout=60, state=AppState.RUNNING)
+    other = DockerScheduler(session)  # no shared memory with the runner's scheduler
+    try:
+        listed = {app.app_id: app for app in other.list()}
+        assert listed[handle.app_id].state is AppState.RUNNING
+        assert listed[handle.app_id].name == "sh"
+        status = other.describe(handle.app_id)
+        assert status is not None and [r.id for r in status.roles[0].replicas] == [0, 1]
+    finally:
+        other.close()
+    runner.cancel(handle)
+
+
+def test_an_app_on_a_daemon_given_by_option_is_found_again(
+    runner: Runner, docker_host: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/elsewhere.sock")  # the default: down
+    handle = runner.run(shell_app("echo here"), "docker", cfg={"host": docker_host})
+    assert runner.wait(handle, timeout=60).state is AppState.SUCCEEDED
+    with Runner(handle.session) as later:  # a new runner, as another process would make
+        assert later.status(handle).state is AppState.SUCCEEDED
+        assert list(later.log_lines(handle)) == ["here\n"]
+        later.cancel(handle)
