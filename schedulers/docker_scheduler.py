@@ -15,13 +15,13 @@ lines; ``docker_watch`` the event watcher; ``docker_supervisor`` retries;
 from __future__ import annotations
 
 import functools
+import json
 import os
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torchrun_core.errors import AppNotFoundError, InvalidInputError, InvalidOptionError
@@ -305,8 +305,7 @@ def _check_replica(view: AppView, app_id: str, role_name: str, k: int, attempt: 
 
 def _spawn_supervisor(plan: DockerPlan, app_dir: AppDir, lock_fd: int) -> None:
     """Start the app's detached supervisor, handing it the lock and the plan."""
-    log = open(Path(app_dir.path) / "supervisor.log", "ab")  # noqa: SIM115 (the child owns it)
-    with log:
+    with open(app_dir.path / "supervisor.log", "ab") as log:  # the child keeps its own fd
         proc = subprocess.Popen(
             [sys.executable, "-m", "torchrun_core.schedulers.docker_supervisor",
              str(app_dir.path), str(lock_fd)],
@@ -314,7 +313,5 @@ def _spawn_supervisor(plan: DockerPlan, app_dir: AppDir, lock_fd: int) -> None:
             pass_fds=(lock_fd,), start_new_session=True,
         )  # fmt: skip
     assert proc.stdin is not None
-    import json
-
     with proc.stdin:
         proc.stdin.write(json.dumps(plan.to_dict(redact=False)).encode())
