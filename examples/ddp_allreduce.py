@@ -49,7 +49,7 @@ def train_steps(steps: int, lr: float = 0.1) -> bool:
             for param in model.parameters():
                 assert param.grad is not None
                 dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)
-                param -= lr * param.grad / world_size
+                param.sub_(param.grad, alpha=lr / world_size)
     flat = torch.cat([p.detach().flatten() for p in model.parameters()])
     gathered = [torch.empty_like(flat) for _ in range(world_size)]
     dist.all_gather(gathered, flat)
