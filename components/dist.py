@@ -27,6 +27,7 @@ its cores.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -143,8 +144,12 @@ def torchrun_command(
 
 
 def default_interpreter(image: str) -> str:
-    """This Python for local runs (no image, or a directory); ``python3`` inside an image."""
-    return sys.executable if not image or "/" in image else "python3"
+    """This Python for local runs (no image, or an existing directory); else ``python3``.
+
+    A directory test, not a ``/`` test: ``ghcr.io/org/trainer:1`` is an image.
+    """
+    local = not image or os.path.isdir(os.path.expanduser(image))
+    return sys.executable if local else "python3"
 
 
 def resolve_resource(resource: str, cpu: str, memory: str, gpu: int) -> Resource:

@@ -139,6 +139,7 @@ def test_interpreter_is_this_python_locally_and_python3_in_an_image(tmp_path: Pa
     assert ddp(script="t.py").roles[0].entrypoint == sys.executable
     assert ddp(script="t.py", image=str(tmp_path)).roles[0].entrypoint == sys.executable
     assert ddp(script="t.py", image="trainer:latest").roles[0].entrypoint == "python3"
+    assert ddp(script="t.py", image="ghcr.io/org/trainer:1").roles[0].entrypoint == "python3"
     assert (
         ddp(script="t.py", j="2x1", image="trainer:1")
         .roles[0]
