@@ -1,7 +1,7 @@
 """Distributed PyTorch components: ``dist.ddp`` and ``dist.spmd`` run a script under torchrun.
 
 Both launch ``python -m torch.distributed.run`` (torchrun) once per node, as
-the replicas of one role. ``--j [min:]NODESxPROCS`` gives the shape: NODES
+the replicas of one role. ``-j [min:]NODESxPROCS`` gives the shape: NODES
 replicas (``min:`` makes it elastic, from ``min`` to NODES nodes), each
 starting PROCS worker processes.
 
@@ -19,7 +19,7 @@ Rendezvous:
 
 ``ddp`` and ``spmd`` differ in their defaults only: ``ddp`` asks for an
 explicit shape (default ``1x2``) and leaves the environment alone; ``spmd``
-(one process per accelerator) takes ``--j [min:]NODES`` with PROCS defaulting
+(one process per accelerator) takes ``-j [min:]NODES`` with PROCS defaulting
 to the resource's GPU count (1 without GPUs), and sets ``OMP_NUM_THREADS=1``
 unless ``--env`` sets it, so that the workers of a node do not oversubscribe
 its cores.
@@ -67,7 +67,7 @@ class JobShape:
 
 
 def parse_shape(j: str, default_procs: int | None = None) -> JobShape:
-    """Parse ``--j [min:]NODESxPROCS``; ``xPROCS`` may be left out when ``default_procs`` is given.
+    """Parse ``-j [min:]NODESxPROCS``; ``xPROCS`` may be left out when ``default_procs`` is given.
 
     Raises:
         ValueError: naming ``--j`` and the expected form.

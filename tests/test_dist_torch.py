@@ -60,7 +60,7 @@ def free_port() -> int:
 
 def run_ddp(runner: Runner, shape: str, nodes: int) -> list[dict[str, str]]:
     """Run the training script as ``dist.ddp -j shape``; the rank lines of every node."""
-    args = ["--j", shape, "--script", str(TRAIN_SCRIPT), "--env", "OMP_NUM_THREADS=1"]
+    args = ["-j", shape, "--script", str(TRAIN_SCRIPT), "--env", "OMP_NUM_THREADS=1"]
     args += ["--rdzv_port", str(free_port()), "--", "--timeout", "30"]
     handle = runner.run_component("dist.ddp", args, "local")
     try:

@@ -153,6 +153,11 @@ def _help_text(help_text: str | None, param: inspect.Parameter) -> str:
     return f"{text} {suffix}".strip()
 
 
+def option_names(name: str) -> list[str]:
+    """``--name``, plus ``-n`` for a one-letter name, so that ``-j 2x1`` reads naturally."""
+    return [f"-{name}", f"--{name}"] if len(name) == 1 and name != "h" else [f"--{name}"]
+
+
 def parameter_kwargs(
     param: inspect.Parameter, annotation: Any, help_text: str | None
 ) -> tuple[list[str], dict[str, Any]]:
@@ -173,12 +178,12 @@ def parameter_kwargs(
         kwargs["required"] = True
     if annotation is bool:
         kwargs["action"] = argparse.BooleanOptionalAction
-        return [f"--{param.name}"], kwargs
+        return option_names(param.name), kwargs
     container = _container_kwargs(annotation)
     if container is not None:
-        return [f"--{param.name}"], {**kwargs, **container}
+        return option_names(param.name), {**kwargs, **container}
     convert, metavar = scalar_converter(annotation)
     kwargs["type"] = convert
     if metavar:
         kwargs["metavar"] = metavar
-    return [f"--{param.name}"], kwargs
+    return option_names(param.name), kwargs

@@ -295,3 +295,12 @@ def test_parse_docstring_sections() -> None:
     text, helps = parse_docstring(doc)
     assert helps == {"a": "first", "b": "second, continued", "c": ""}
     assert text == "Summary line.\n\nMore text.\n\nReturns:\n    an app"
+
+
+def test_one_letter_parameters_take_a_single_dash_too() -> None:
+    """``-j 2x1`` and ``--j 2x1`` are the same; ``-h`` stays help."""
+    short = build_app("dist.ddp", ["-j", "2x1", "-m", "pkg.train"])
+    long = build_app("dist.ddp", ["--j", "2x1", "--m", "pkg.train"])
+    assert short.roles[0].num_replicas == long.roles[0].num_replicas == 2
+    assert short.roles[0].args == long.roles[0].args
+    assert "pkg.train" in " ".join(short.roles[0].args)
