@@ -40,6 +40,7 @@ from torchrun_core.specs.handle import AppHandle, parse_handle
 from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus
 from torchrun_core.state_sync import StateSync
+from torchrun_core.workspace import build_workspace
 
 # wait() re-reads the state at least this often, in case a watcher misses an event.
 MAX_WATCH_S = 5.0
@@ -143,7 +144,7 @@ class Runner:
     ) -> AppDryRunInfo[Any]:
         sched = self.scheduler(scheduler)
         if workspace is not None:
-            app = self._with_workspace(app, sched, workspace, cfg)
+            app = build_workspace(self.registry, sched, app, workspace, cfg)
         env = tracker_env.tracker_env(
             scheduler,
             sched.session,
@@ -153,21 +154,6 @@ class Runner:
         app = tracker_env.inject_env(app, env)
         with backend_errors(scheduler, "dryrun"):
             return sched.dryrun(app, cfg)
-
-    def _with_workspace(
-        self, app: AppDef, sched: Scheduler[Any], workspace: str, cfg: Mapping[str, Any] | None
-    ) -> AppDef:
-        """``app`` as the scheduler's workspace builder makes it for ``workspace``."""
-        provider = self.registry.get("workspace_builders", sched.name)
-        if provider is None:
-            raise InvalidInputError(
-                f"scheduler {sched.name!r} has no workspace builder",
-                hint="run without --workspace, or on a scheduler that has one (docker)",
-                scheduler=sched.name,
-            )
-        with backend_errors(sched.name, "workspace"):
-            built: AppDef = provider.load()(sched).build(app, workspace, cfg)
-        return built
 
     def schedule(self, dryrun_info: AppDryRunInfo[Any]) -> AppHandle:
         """Submit exactly ``dryrun_info`` and record the run; returns its handle."""
