@@ -1,0 +1,104 @@
+"""Run options of the kubernetes scheduler (``torchrun-core runopts kubernetes``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from torchrun_core.scheduler import SchedulerOptions
+
+PullPolicy = Literal["Never", "IfNotPresent", "Always"]
+_DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _json_or_value(value: Any) -> Any:
+    # --cfg gives strings: structured options are written as JSON there.
+    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"invalid JSON: {err}") from None
+    return value
+
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class KubernetesOptions(SchedulerOptions):
+    """Run options of the kubernetes scheduler."""
+
+    namespace: str = Field(default="default", description="namespace of every object")
+    kubeconfig: str | None = Field(
+        default=None,
+        description="kubeconfig file (default: KUBECONFIG, else ~/.kube/config, else the "
+        "in-cluster service account)",
+    )
+    context: str | None = Field(default=None, description="kubeconfig context to use")
+    jobset: bool = Field(
+        default=False,
+        description="emit one JobSet (jobset.x-k8s.io/v1alpha2) instead of plain Jobs; "
+        "needs the JobSet controller",
+    )
+    queue: str | None = Field(
+        default=None,
+        description="Kueue LocalQueue: sets kueue.x-k8s.io/queue-name and creates the Jobs "
+        "suspended, for Kueue to admit",
+    )
+    service_account: str | None = Field(default=None, description="pods' service account")
+    priority_class: str | None = Field(default=None, description="pods' priority class")
+    node_selector: dict[str, str] = Field(
+        default_factory=dict, description="pods' node selector (JSON or k=v,k2=v2)"
+    )
+    tolerations: list[dict[str, Any]] = Field(
+        default_factory=list, description="pods' tolerations (a JSON list)"
+    )
+    image_pull_policy: PullPolicy | None = Field(
+        default=None, description="Never, IfNotPresent or Always (default: Kubernetes')"
+    )
+    image_pull_secrets: list[str] = Field(
+        default_factory=list, description="names of image pull secrets, comma-separated"
+    )
+    shm_size: str | None = Field(
+        default=None,
+        description="mount a memory emptyDir of this size (a quantity like 1Gi) on /dev/shm",
+    )
+    pod_overlay: dict[str, Any] = Field(
+        default_factory=dict,
+        description="a pod spec (JSON) deep-merged into every pod: dicts merge, other values "
+        "replace; covers any field without an option",
+    )
+    grace_period: int = Field(default=30, ge=0, description="pods' termination grace period (s)")
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        if not _DNS_LABEL_RE.match(value) or len(value) > 63:
+            raise ValueError("must be a DNS label (lowercase letters, digits, '-')")
+        return value
+
+    @field_validator("node_selector", mode="before")
+    @classmethod
+    def _selector(cls, value: Any) -> Any:
+        value = _json_or_value(value)
+        if isinstance(value, str):
+            pairs = [p.partition("=") for p in _comma_list(value)]
+            if any(not sep or not key for key, sep, _ in pairs):
+                raise ValueError("expected JSON or key=value pairs, comma-separated")
+            return {key.strip(): val.strip() for key, _, val in pairs}
+        return value
+
+    @field_validator("tolerations", "pod_overlay", mode="before")
+    @classmethod
+    def _structured(cls, value: Any) -> Any:
+        return _json_or_value(value)
+
+    @field_validator("image_pull_secrets", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        return _comma_list(value)

@@ -1,0 +1,76 @@
+"""Creating an app's objects, and deleting them (cancel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torchrun_core.schedulers.kubernetes_client import (
+    JOBSET_GROUP,
+    JOBSET_PLURAL,
+    JOBSET_VERSION,
+    Target,
+)
+from torchrun_core.schedulers.kubernetes_errors import translated
+from torchrun_core.schedulers.kubernetes_manifests import LABEL_APP
+
+
+def _name(manifest: dict[str, Any]) -> str:
+    return f"{manifest['kind']} {manifest['metadata']['name']}"
+
+
+def create_all(client: Any, target: Target, manifests: list[dict[str, Any]]) -> None:
+    """Create every manifest in order; on a failure, delete what was made and raise."""
+    from kubernetes.client import BatchV1Api, CoreV1Api, CustomObjectsApi
+
+    # Any: the typed signatures want models; the API takes plain dicts just as well.
+    batch: Any = BatchV1Api(client)
+    core: Any = CoreV1Api(client)
+    custom: Any = CustomObjectsApi(client)
+    ns = target.namespace
+    made: list[dict[str, Any]] = []
+    try:
+        for manifest in manifests:
+            with translated(f"create {_name(manifest)}"):
+                kind = manifest["kind"]
+                if kind == "Job":
+                    batch.create_namespaced_job(ns, manifest, _preload_content=False)
+                elif kind == "Service":
+                    core.create_namespaced_service(ns, manifest, _preload_content=False)
+                else:
+                    custom.create_namespaced_custom_object(
+                        JOBSET_GROUP, JOBSET_VERSION, ns, JOBSET_PLURAL, manifest,
+                        _preload_content=False,
+                    )  # fmt: skip
+            made.append(manifest)
+    except Exception:
+        # Half an app is worse than none: a 422 on replica 5 must not leave 0-4 running.
+        if made:
+            delete_all(client, target, manifests[0]["metadata"]["labels"][LABEL_APP])
+        raise
+
+
+def delete_all(client: Any, target: Target, app_id: str) -> None:
+    """Delete the app's Jobs, Service and JobSet with foreground propagation; 404s are fine."""
+    from kubernetes.client import BatchV1Api, CoreV1Api, CustomObjectsApi
+    from kubernetes.client.exceptions import ApiException
+
+    ns = target.namespace
+    selector = f"{LABEL_APP}={app_id}"
+    with translated(f"cancel {app_id}"):
+        BatchV1Api(client).delete_collection_namespaced_job(
+            ns, label_selector=selector, propagation_policy="Foreground", _preload_content=False
+        )
+        try:
+            CoreV1Api(client).delete_namespaced_service(app_id, ns, _preload_content=False)
+        except ApiException as err:
+            if err.status != 404:
+                raise
+        if target.jobset:
+            try:
+                CustomObjectsApi(client).delete_namespaced_custom_object(
+                    JOBSET_GROUP, JOBSET_VERSION, ns, JOBSET_PLURAL, app_id,
+                    propagation_policy="Foreground", _preload_content=False,
+                )  # fmt: skip
+            except ApiException as err:
+                if err.status != 404:
+                    raise
