@@ -1,0 +1,231 @@
+"""The sbatch script of an app: one heterogeneous component per role, ``srun`` per role.
+
+Everything that reaches a shell is quoted with ``shlex.quote``. The only
+unquoted text is what this module writes itself: variable references such as
+``"$SLURM_PROCID"``, which stand in for the ``${replica_id}`` and ``${app_id}``
+macros because their values are only known on the cluster. Each role runs as
+``srun ... /bin/sh -c <inner>``, where ``<inner>`` (quoted as one word) is a
+line of quoted words, so args are quoted twice, once per shell they cross.
+
+A failed attempt is retried in the script itself (APPLICATION retries):
+every role is started again, up to ``max_retries`` times; ``--requeue`` is
+also set so that Slurm requeues the job when a node fails.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from torchrun_core.schedulers.slurm_options import SlurmOptions
+from torchrun_core.schedulers.slurm_workspace import cache_dir
+from torchrun_core.specs.app import AppDef, Role
+from torchrun_core.specs.dryrun import REDACTED, is_secret_key
+from torchrun_core.specs.macros import RANK0_HOST_ENV, Macros
+
+COMMENT_TAG = "torchrun_core"
+SCRIPT_NAME = "job.sbatch"
+WORKSPACE_DIR = "workspace"
+APP_ID_ENV = "TORCHRUN_CORE_SLURM_APP_ID"
+JOB_DIR_ENV = "TORCHRUN_CORE_JOB_DIR"
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+# Stand-ins for macros whose values exist only on the cluster; NUL cannot
+# occur in an arg or env value, so a stand-in never collides with user text.
+_APP_SLOT = "\x00app\x00"
+_REPLICA_SLOT = "\x00replica\x00"
+_SLOT_VARS = {_APP_SLOT: f'"${APP_ID_ENV}"', _REPLICA_SLOT: '"$SLURM_PROCID"'}
+_SLOT_RE = re.compile("(\x00app\x00|\x00replica\x00)")
+
+
+@dataclass(frozen=True)
+class SlurmRequest:
+    """What ``schedule`` submits: the script, where it goes, and how to reach the cluster."""
+
+    script: str
+    job_dir: str
+    options: SlurmOptions
+    display_script: str = field(repr=False, default="")
+    workspace: str | None = None  # the local directory, synced to workspace_cache first
+    workspace_cache: str | None = None
+
+    @property
+    def command(self) -> str:
+        """The one remote command that stores the script (read from stdin) and submits it."""
+        jd = shlex.quote(self.job_dir)
+        path = shlex.quote(f"{self.job_dir}/{SCRIPT_NAME}")
+        snapshot = ""
+        if self.workspace_cache:
+            # Hard links: the app's own snapshot of the synced workspace, made in no time.
+            ws = shlex.quote(f"{self.job_dir}/{WORKSPACE_DIR}")
+            snapshot = f" && cp -al {shlex.quote(self.workspace_cache)} {ws}"
+        return f"mkdir -p {jd}{snapshot} && cat > {path} && sbatch --parsable {path}"
+
+
+def new_job_dir(job_root: str, session: str, app_name: str) -> str:
+    """``<job_root>/<session>/<app name>-<8 random chars>``: unique per app."""
+    suffix = "".join(_ID_ALPHABET[b % len(_ID_ALPHABET)] for b in os.urandom(8))
+    return f"{job_root.rstrip('/')}/{session}/{app_name}-{suffix}"
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one shell word; macro stand-ins become double-quoted variable references."""
+    if "\x00" not in text:
+        return shlex.quote(text)
+    parts = [p for p in _SLOT_RE.split(text) if p]
+    return "".join(_SLOT_VARS[p] if p in _SLOT_VARS else shlex.quote(p) for p in parts)
+
+
+def _sbatch_line(flag: str, value: str | int | None) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    # sbatch splits #SBATCH lines on whitespace but honours double quotes
+    # (refused in values by SlurmOptions).
+    return f'#SBATCH {flag}="{text}"' if re.search(r"\s", text) else f"#SBATCH {flag}={text}"
+
+
+def _job_lines(app: AppDef, options: SlurmOptions, session: str, job_dir: str) -> list[str]:
+    # The tag says which session the job belongs to and its roles, for describe/list.
+    roles = ",".join(f"{role.name}={role.num_replicas}" for role in app.roles)
+    comment = f"{COMMENT_TAG}:{session}:{roles}"
+    if options.comment:
+        comment += f" {options.comment}"
+    retries = max(role.max_retries for role in app.roles)
+    lines = [
+        _sbatch_line("--job-name", options.job_name or app.name),
+        _sbatch_line("--comment", comment),
+        _sbatch_line("--chdir", job_dir),
+        # Relative to --chdir, i.e. in the job dir.
+        "#SBATCH --output=batch-%j.out",
+        "#SBATCH --open-mode=append",
+        _sbatch_line("--partition", options.partition),
+        _sbatch_line("--time", options.time),
+        _sbatch_line("--account", options.account),
+        _sbatch_line("--qos", options.qos),
+        _sbatch_line("--mail-user", options.mail_user),
+        _sbatch_line("--mail-type", options.mail_type),
+        "#SBATCH --requeue" if retries else None,
+    ]
+    return [line for line in lines if line]
+
+
+def _component_lines(role: Role, options: SlurmOptions) -> list[str]:
+    n = role.num_replicas
+    per_node = min(options.tasks_per_node, n)
+    res = role.resource
+    lines = [
+        f"#SBATCH --nodes={math.ceil(n / per_node)}",
+        f"#SBATCH --ntasks={n}",
+        f"#SBATCH --ntasks-per-node={per_node}",
+        f"#SBATCH --cpus-per-task={max(1, math.ceil(res.cpu))}" if res.cpu else None,
+        f"#SBATCH --mem={res.memory_mb}M" if res.memory_mb else None,
+        f"#SBATCH --gpus-per-node={res.gpu * per_node}" if res.gpu else None,
+        _sbatch_line("--constraint", options.constraint),
+        "#SBATCH --exclusive" if options.exclusive else None,
+        *(f"#SBATCH {flag}" for flag in options.sbatch_args),
+    ]
+    return [line for line in lines if line]
+
+
+def _inner_command(role: Role, redact: bool) -> str:
+    """The line each task runs under ``/bin/sh -c``: env exports, then ``exec`` the entrypoint."""
+    macros = Macros(app_id=_APP_SLOT, replica_id=_REPLICA_SLOT, rank0_env=RANK0_HOST_ENV)
+    words = []
+    for key, value in role.env.items():
+        shown = REDACTED if redact and is_secret_key(key) else macros.substitute(value)
+        words.append(f"export {key}={shell_word(shown)};")
+    if role.env:
+        words.append("\n")
+    argv = [role.entrypoint, *macros.apply_args(role.args)]
+    words.append("exec " + " ".join(shell_word(a) for a in argv))
+    return " ".join(words).replace(" \n ", "\n")
+
+
+def _srun_line(role: Role, group: int | None, workdir: str, redact: bool) -> str:
+    out = '"$' + JOB_DIR_ENV + '"/' + shell_word(f"{role.name}-%t.out")
+    err = '"$' + JOB_DIR_ENV + '"/' + shell_word(f"{role.name}-%t.err")
+    het = f" --het-group={group}" if group is not None else ""
+    inner = shell_word(_inner_command(role, redact))
+    return (
+        f"srun{het} --ntasks={role.num_replicas} --open-mode=append --output={out} "
+        f"--error={err} --chdir={workdir} /bin/sh -c {inner} &"
+    )
+
+
+_RUN_LOOP = """\
+attempt=0
+while :; do
+  export TORCHRUN_CORE_ATTEMPT=$attempt
+  pids=""
+{sruns}
+  rc=0
+  for pid in $pids; do wait "$pid" || rc=$?; done
+  if [ "$rc" -eq 0 ] || [ "$attempt" -ge {retries} ]; then exit "$rc"; fi
+  attempt=$((attempt + 1))
+  echo "torchrun_core: attempt $attempt of {retries} after exit code $rc" >&2
+done
+"""
+
+
+def render_script(
+    app: AppDef,
+    options: SlurmOptions,
+    session: str,
+    job_dir: str,
+    workspace: bool = False,
+    redact: bool = False,
+) -> str:
+    """The complete sbatch script of ``app`` (``redact`` hides secret env values, for display)."""
+    het = len(app.roles) > 1
+    lines = ["#!/bin/bash", *_job_lines(app, options, session, job_dir)]
+    for i, role in enumerate(app.roles):
+        if i:
+            lines.append("#SBATCH hetjob")
+        lines += _component_lines(role, options)
+    nodelist = "${SLURM_JOB_NODELIST_HET_GROUP_0:-$SLURM_JOB_NODELIST}"
+    lines += [
+        "set -u",
+        f'export {APP_ID_ENV}="$SLURM_JOB_ID"',
+        # sbatch started the script in the job dir (--chdir): every path below is absolute.
+        f'export {JOB_DIR_ENV}="$PWD"',
+        f'export {RANK0_HOST_ENV}="$(scontrol show hostnames "{nodelist}" | head -n 1)"',
+    ]
+    workdir = f'"${JOB_DIR_ENV}"' + (f"/{WORKSPACE_DIR}" if workspace else "")
+    sruns = []
+    for i, role in enumerate(app.roles):
+        srun = _srun_line(role, i if het else None, workdir, redact)
+        sruns.append(f'  {srun}\n  pids="$pids $!"')
+    retries = max(role.max_retries for role in app.roles)
+    lines.append(_RUN_LOOP.format(sruns="\n".join(sruns), retries=retries))
+    return "\n".join(lines)
+
+
+def build_request(
+    app: AppDef, options: SlurmOptions, session: str, workspace: str | None = None
+) -> SlurmRequest:
+    """The request for ``app``: a new job dir, and its script rendered twice (real, redacted)."""
+    job_dir = new_job_dir(options.job_dir, session, app.name)
+    has_ws = workspace is not None
+    return SlurmRequest(
+        script=render_script(app, options, session, job_dir, has_ws),
+        job_dir=job_dir,
+        options=options,
+        display_script=render_script(app, options, session, job_dir, has_ws, redact=True),
+        workspace=workspace,
+        workspace_cache=cache_dir(options.job_dir, workspace) if workspace else None,
+    )
+
+
+def format_request(request: SlurmRequest) -> str:
+    """A dry run as printed: the target, the exact command, then the script (secrets hidden)."""
+    opts = request.options
+    target = "this machine" if opts.is_local else f"ssh {opts.user or ''}@{opts.host}"
+    if not opts.is_local:
+        target = target.replace(" @", " ") + (f" -p {opts.port}" if opts.port else "")
+    lines = [f"# on {target}:", f"# {request.command} < script", request.display_script]
+    if request.workspace:
+        lines.insert(1, f"# workspace {request.workspace} -> {request.job_dir}/{WORKSPACE_DIR}")
+    return "\n".join(lines)

@@ -1,0 +1,397 @@
+"""Run commands and read files on a cluster's login node: over SSH, or on this machine.
+
+:class:`SSHTransport` keeps one paramiko connection (and one SFTP session)
+and reuses it for every call; when the connection has dropped, the next call
+connects again before it runs anything, so a restarted sshd costs one
+reconnect and no error. A command that already started is never re-run (it
+might be ``sbatch``). Host keys are checked against known_hosts with
+paramiko's RejectPolicy: an unknown host is an error, never accepted.
+Errors are one line naming ``user@host:port``; key contents never appear.
+
+:class:`LocalTransport` runs the same commands with ``/bin/sh`` in the home
+directory, for a scheduler whose host is ``localhost`` with no SSH settings.
+paramiko is imported only when an SSH connection is first made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import stat
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from torchrun_core.errors import SchedulerUnavailableError
+
+if TYPE_CHECKING:
+    import paramiko
+
+READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What one remote command did."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Transport(Protocol):
+    """What the slurm scheduler needs from a login node."""
+
+    commands_run: int
+
+    def run(self, command: str, stdin: bytes | None = None) -> CommandResult: ...
+    def read_from(self, path: str, offset: int, limit: int = READ_CHUNK) -> bytes | None: ...
+    def stat(self, path: str) -> tuple[int, float] | None: ...
+    def put(self, local: str, remote: str, mtime: float) -> None: ...
+    def mkdir(self, path: str) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SSHTarget:
+    """Where to connect, after ~/.ssh/config is applied."""
+
+    host: str
+    port: int = 22
+    user: str = ""
+    identity_files: tuple[str, ...] = ()
+    known_hosts: str = "~/.ssh/known_hosts"
+    timeout: float = 10.0
+    proxy_jump: str | None = None
+    ssh_config: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.user or '?'}@{self.host}:{self.port}"
+
+
+def resolve_target(
+    host: str,
+    port: int | None = None,
+    user: str | None = None,
+    identity_file: str | None = None,
+    known_hosts: str | None = None,
+    ssh_config: str | None = None,
+    timeout: float = 10.0,
+) -> SSHTarget:
+    """The target for ``host``: explicit values win over ~/.ssh/config's (HostName, Port,
+    User, IdentityFile, UserKnownHostsFile, ProxyJump)."""
+    config_path = Path(ssh_config or "~/.ssh/config").expanduser()
+    entry: dict[str, object] = {}
+    if config_path.is_file():
+        import paramiko
+
+        entry = dict(paramiko.SSHConfig.from_path(str(config_path)).lookup(host))
+    files = entry.get("identityfile") or []
+    known = entry.get("userknownhostsfile")
+    return SSHTarget(
+        host=str(entry.get("hostname", host)),
+        port=port or int(str(entry.get("port", 22))),
+        user=user or str(entry.get("user", "") or os.environ.get("USER", "")),
+        identity_files=(identity_file,) if identity_file else tuple(map(str, files)),  # type: ignore[call-overload]
+        known_hosts=known_hosts or (str(known).split()[0] if known else "~/.ssh/known_hosts"),
+        timeout=timeout,
+        proxy_jump=str(entry["proxyjump"]) if entry.get("proxyjump") else None,
+        ssh_config=str(config_path) if config_path.is_file() else None,
+    )
+
+
+def _unavailable(target: SSHTarget, err: BaseException) -> SchedulerUnavailableError:
+    """One line naming the target and what went wrong, with a hint; no secrets."""
+    import paramiko
+
+    where = f"ssh {target.where}"
+    if isinstance(err, paramiko.BadHostKeyException):
+        return SchedulerUnavailableError(
+            f"{where}: the host key does not match known_hosts ({target.known_hosts})",
+            hint="the host changed its key, or this is not the host you meant; check before "
+            "you replace its line in known_hosts",
+        )
+    text = str(err)
+    if isinstance(err, paramiko.SSHException) and "not found in known_hosts" in text:
+        port = f" -p {target.port}" if target.port != 22 else ""
+        return SchedulerUnavailableError(
+            f"{where}: unknown host key (not in {target.known_hosts}); unknown hosts are rejected",
+            hint=f"check the host's fingerprint, then: ssh-keyscan{port} {target.host} >> "
+            f"{target.known_hosts}",
+        )
+    if isinstance(err, paramiko.AuthenticationException):
+        return SchedulerUnavailableError(
+            f"{where}: authentication failed",
+            hint="set identity_file, or load the key into ssh-agent",
+        )
+    if isinstance(err, (socket.timeout, TimeoutError)):
+        reason = f"timed out after {target.timeout:g}s"
+    else:
+        reason = " ".join(text.split())[:200] or type(err).__name__
+    return SchedulerUnavailableError(
+        f"{where}: cannot connect: {reason}", hint="is the host up, and the port right?"
+    )
+
+
+class SSHTransport:
+    """One reused SSH connection (plus SFTP) to a login node; reconnects after a drop."""
+
+    def __init__(self, target: SSHTarget) -> None:
+        self.target = target
+        self.commands_run = 0
+        self.connects = 0
+        self._client: paramiko.SSHClient | None = None
+        self._jumps: list[paramiko.SSHClient] = []
+        self._sftp: paramiko.SFTPClient | None = None
+        self._lock = threading.RLock()
+
+    def _connect(self) -> paramiko.SSHClient:
+        self.close()
+        sock = None
+        if self.target.proxy_jump:
+            sock = self._jump_channel(self.target.proxy_jump)
+        client = self._new_client(self.target, sock)
+        self._client = client
+        self.connects += 1
+        return client
+
+    def _new_client(self, target: SSHTarget, sock: object | None) -> paramiko.SSHClient:
+        import paramiko
+
+        client = paramiko.SSHClient()
+        known = Path(target.known_hosts).expanduser()
+        if known.is_file():
+            client.load_system_host_keys(str(known))  # read-only: never written back
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        files = [str(Path(f).expanduser()) for f in target.identity_files]
+        try:
+            client.connect(
+                target.host,
+                port=target.port,
+                username=target.user or None,
+                key_filename=files or None,  # type: ignore[arg-type]  # a list works too
+                timeout=target.timeout,
+                banner_timeout=target.timeout,
+                auth_timeout=target.timeout,
+                sock=sock,  # type: ignore[arg-type]
+            )
+        except (paramiko.SSHException, OSError, EOFError) as err:
+            client.close()
+            raise _unavailable(target, err) from None
+        transport = client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(15)  # notice a dead peer during long log follows
+        return client
+
+    def _jump_channel(self, spec: str) -> paramiko.Channel:
+        """A channel to the target through the ProxyJump hosts (``[user@]host[:port]``, ...)."""
+        sock = None
+        hops = [h.strip() for h in spec.split(",") if h.strip()]
+        next_hosts = [*hops[1:], None]
+        for hop, nxt in zip(hops, next_hosts, strict=True):
+            user, _, hostport = hop.rpartition("@")
+            host, _, port = hostport.partition(":")
+            hop_target = resolve_target(
+                host,
+                int(port) if port else None,
+                user or None,
+                None,
+                self.target.known_hosts,
+                self.target.ssh_config,
+                self.target.timeout,
+            )
+            client = self._new_client(hop_target, sock)
+            self._jumps.append(client)
+            dest = (self.target.host, self.target.port) if nxt is None else _hop_address(nxt)
+            transport = client.get_transport()
+            assert transport is not None
+            sock = transport.open_channel("direct-tcpip", dest, ("127.0.0.1", 0))
+        assert sock is not None
+        return sock
+
+    def _live_client(self) -> paramiko.SSHClient:
+        client = self._client
+        transport = client.get_transport() if client is not None else None
+        if client is None or transport is None or not transport.is_active():
+            client = self._connect()
+        return client
+
+    def run(self, command: str, stdin: bytes | None = None) -> CommandResult:
+        """Run ``command`` in the remote user's shell, one round trip; its output as text."""
+        import paramiko
+
+        with self._lock:
+            channel = self._open_channel()
+            self.commands_run += 1
+        try:
+            channel.exec_command(command)
+            if stdin is not None:
+                channel.sendall(stdin)
+            channel.shutdown_write()
+            out, err = _drain(channel)
+            code = channel.recv_exit_status()
+        except (paramiko.SSHException, OSError, EOFError) as error:
+            raise _unavailable(self.target, error) from None
+        finally:
+            channel.close()
+        return CommandResult(code, out.decode(errors="replace"), err.decode(errors="replace"))
+
+    def _open_channel(self) -> paramiko.Channel:
+        import paramiko
+
+        for tried in (False, True):
+            client = self._live_client()
+            try:
+                transport = client.get_transport()
+                assert transport is not None
+                return transport.open_session(timeout=self.target.timeout)
+            except (paramiko.SSHException, OSError, EOFError) as err:
+                self.close()  # the connection died under us: one fresh connect, then give up
+                if tried:
+                    raise _unavailable(self.target, err) from None
+        raise AssertionError("unreachable")
+
+    def _sftp_client(self) -> paramiko.SFTPClient:
+        with self._lock:
+            client = self._live_client()
+            if (
+                self._sftp is None
+                or self._sftp.get_channel() is None
+                or (
+                    self._sftp.get_channel().closed  # type: ignore[union-attr]
+                )
+            ):
+                self._sftp = client.open_sftp()
+            return self._sftp
+
+    def read_from(self, path: str, offset: int, limit: int = READ_CHUNK) -> bytes | None:
+        """Up to ``limit`` bytes of ``path`` from ``offset``; None when the file is missing."""
+        try:
+            with self._sftp_client().open(path, "rb") as f:
+                f.seek(offset)
+                return f.read(limit)
+        except FileNotFoundError:
+            return None
+        except (OSError, EOFError) as err:
+            self.close()
+            raise _unavailable(self.target, err) from None
+
+    def stat(self, path: str) -> tuple[int, float] | None:
+        """``(size, mtime)`` of a remote file, None when missing."""
+        try:
+            st = self._sftp_client().stat(path)
+        except FileNotFoundError:
+            return None
+        return int(st.st_size or 0), float(st.st_mtime or 0)
+
+    def put(self, local: str, remote: str, mtime: float) -> None:
+        """Copy ``local`` to ``remote`` as a new file (a rename: hard links to the old one keep
+        their content) with ``mtime`` (so the next sync can skip it)."""
+        sftp = self._sftp_client()
+        sftp.put(local, remote + ".part")
+        sftp.utime(remote + ".part", (mtime, mtime))
+        sftp.posix_rename(remote + ".part", remote)
+
+    def mkdir(self, path: str) -> None:
+        """Create ``path`` and its parents (like ``mkdir -p``)."""
+        sftp = self._sftp_client()
+        current = "/" if path.startswith("/") else ""
+        for part in [p for p in path.split("/") if p]:
+            current = f"{current}{part}"
+            try:
+                if not stat.S_ISDIR(sftp.stat(current).st_mode or 0):
+                    raise SchedulerUnavailableError(f"remote {current} is not a directory")
+            except FileNotFoundError:
+                sftp.mkdir(current)
+            current += "/"
+
+    def close(self) -> None:
+        """Drop the connection; the next call connects again."""
+        with self._lock:
+            for closable in (self._sftp, self._client, *reversed(self._jumps)):
+                if closable is not None:
+                    # An already broken connection has nothing left to release.
+                    with contextlib.suppress(Exception):
+                        closable.close()
+            self._sftp = self._client = None
+            self._jumps = []
+
+
+def _hop_address(hop: str) -> tuple[str, int]:
+    hostport = hop.rpartition("@")[2]
+    host, _, port = hostport.partition(":")
+    return host, int(port) if port else 22
+
+
+def _drain(channel: paramiko.Channel) -> tuple[bytes, bytes]:
+    """All of a channel's stdout and stderr, read as they come so that neither window stalls."""
+    out, err = bytearray(), bytearray()
+    while True:
+        if channel.recv_ready():
+            out += channel.recv(READ_CHUNK)
+        elif channel.recv_stderr_ready():
+            err += channel.recv_stderr(READ_CHUNK)
+        elif channel.exit_status_ready() and channel.eof_received:
+            return bytes(out), bytes(err)
+        else:
+            select.select([channel], [], [], 1.0)  # a Channel has a fileno for this
+
+
+class LocalTransport:
+    """The same calls on this machine: ``/bin/sh -c`` in the home directory, plain files."""
+
+    def __init__(self) -> None:
+        self.commands_run = 0
+        self.home = Path.home()
+
+    def _path(self, path: str) -> Path:
+        return self.home / path  # an absolute path stays absolute
+
+    def run(self, command: str, stdin: bytes | None = None) -> CommandResult:
+        self.commands_run += 1
+        try:
+            done = subprocess.run(
+                ["/bin/sh", "-c", command],
+                input=stdin or b"",
+                capture_output=True,
+                cwd=self.home,
+                check=False,
+            )
+        except OSError as err:
+            raise SchedulerUnavailableError(f"cannot run /bin/sh on this machine: {err}") from None
+        out, err_text = done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
+        return CommandResult(done.returncode, out, err_text)
+
+    def read_from(self, path: str, offset: int, limit: int = READ_CHUNK) -> bytes | None:
+        try:
+            with open(self._path(path), "rb") as f:
+                f.seek(offset)
+                return f.read(limit)
+        except FileNotFoundError:
+            return None
+
+    def stat(self, path: str) -> tuple[int, float] | None:
+        try:
+            st = self._path(path).stat()
+        except FileNotFoundError:
+            return None
+        return st.st_size, st.st_mtime
+
+    def put(self, local: str, remote: str, mtime: float) -> None:
+        import shutil
+
+        part = self._path(remote + ".part")
+        shutil.copyfile(local, part)
+        os.utime(part, (mtime, mtime))
+        os.replace(part, self._path(remote))
+
+    def mkdir(self, path: str) -> None:
+        self._path(path).mkdir(parents=True, exist_ok=True)
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Start or stop a private 2-node Slurm cluster on this host, reached over SSH.
+#
+#   bash scripts/engines/slurm.sh start   # prints KEY=VALUE lines for the tests (see below)
+#   bash scripts/engines/slurm.sh stop    # stops only the daemons this script started
+#   bash scripts/engines/slurm.sh status  # exit 0 when sinfo answers and sshd listens
+#
+# It runs, from files under one directory: munged (own socket), slurmctld, two
+# slurmd (`-N node1`, `-N node2`, one host, different ports) and an sshd on
+# 127.0.0.1 (key-only, one unprivileged user with a plain /bin/sh, so that no
+# login script such as pyenv's slows each command). The sshd sets SLURM_CONF
+# for its sessions, so the Slurm commands over SSH find this cluster's config.
+# No slurmdbd: sacct is not available here (the scheduler reads squeue, and
+# MinJobAge keeps finished jobs there for 10 minutes).
+# `start` is idempotent: a cluster that answers is reused.
+#
+# Printed by start (and status):
+#   TORCHRUN_CORE_TEST_SLURM_HOST, _PORT, _USER, _KEY (private key file),
+#   _HOST_KEY (the sshd's public host key file, for a known_hosts line),
+#   _CONF (slurm.conf, for local commands)
+#
+# Environment:
+#   TORCHRUN_CORE_SLURM_DIR   its directory (default: /tmp/torchrun-core-slurm)
+#   TORCHRUN_CORE_SLURM_USER  the SSH test user (default: trcslurm; created when missing)
+#   TORCHRUN_CORE_SLURM_PORT  first of 4 consecutive TCP ports used (default: 16817)
+#   TORCHRUN_CORE_SLURM_WAIT  seconds to wait for each daemon (default: 30)
+set -euo pipefail
+
+DIR=${TORCHRUN_CORE_SLURM_DIR:-/tmp/torchrun-core-slurm}
+TUSER=${TORCHRUN_CORE_SLURM_USER:-trcslurm}
+BASE=${TORCHRUN_CORE_SLURM_PORT:-16817}
+WAIT=${TORCHRUN_CORE_SLURM_WAIT:-30}
+CTLD_PORT=$BASE
+NODE1_PORT=$((BASE + 1))
+NODE2_PORT=$((BASE + 2))
+SSH_PORT=$((BASE + 3))
+CONF=$DIR/slurm.conf
+RUN=$DIR/run
+LOGS=$DIR/log
+SOCK=$DIR/munge/munge.socket
+export SLURM_CONF=$CONF
+
+info() {
+    echo "TORCHRUN_CORE_TEST_SLURM_HOST=127.0.0.1"
+    echo "TORCHRUN_CORE_TEST_SLURM_PORT=$SSH_PORT"
+    echo "TORCHRUN_CORE_TEST_SLURM_USER=$TUSER"
+    echo "TORCHRUN_CORE_TEST_SLURM_KEY=$DIR/ssh/id_ed25519"
+    echo "TORCHRUN_CORE_TEST_SLURM_HOST_KEY=$DIR/ssh/host_ed25519.pub"
+    echo "TORCHRUN_CORE_TEST_SLURM_CONF=$CONF"
+}
+
+# The pid in pidfile $1 when that process is alive and named $2.
+alive() {
+    local pid
+    pid=$(cat "$1" 2>/dev/null) || return 1
+    [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] && [ "$(cat "/proc/$pid/comm")" = "$2" ] || return 1
+    echo "$pid"
+}
+
+listening() { ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
+
+answers() {
+    alive "$RUN/slurmctld.pid" slurmctld >/dev/null && listening "$SSH_PORT" &&
+        timeout 5 sinfo -h >/dev/null 2>&1
+}
+
+# Wait until command "$@" succeeds, at most $WAIT seconds; name $1 in the error.
+wait_for() {
+    local what=$1 log=$2 deadline=$((SECONDS + WAIT))
+    shift 2
+    until "$@" >/dev/null 2>&1; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            echo "error: $what did not come up within ${WAIT}s; its log ($log):" >&2
+            tail -n 20 "$log" >&2 || true
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+make_user() {
+    id "$TUSER" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$TUSER"
+    # "*": no password, but not locked ("!"), which sshd without PAM refuses even for keys.
+    usermod -p "*" "$TUSER"
+    local home
+    home=$(getent passwd "$TUSER" | cut -d: -f6)
+    mkdir -p "$DIR/ssh" && chmod 755 "$DIR" && chmod 700 "$DIR/ssh"
+    [ -f "$DIR/ssh/id_ed25519" ] || ssh-keygen -q -t ed25519 -N "" -f "$DIR/ssh/id_ed25519"
+    [ -f "$DIR/ssh/host_ed25519" ] || ssh-keygen -q -t ed25519 -N "" -f "$DIR/ssh/host_ed25519"
+    install -d -m 700 -o "$TUSER" -g "$TUSER" "$home/.ssh"
+    install -m 600 -o "$TUSER" -g "$TUSER" "$DIR/ssh/id_ed25519.pub" "$home/.ssh/authorized_keys"
+}
+
+write_configs() {
+    local host cpus
+    host=$(hostname -s)
+    cpus=$(nproc)
+    mkdir -p "$RUN" "$LOGS" "$DIR/ctld" "$DIR/spool/node1" "$DIR/spool/node2" "$DIR/munge"
+    chmod 755 "$DIR/munge" "$RUN" "$LOGS"
+    cat >"$CONF" <<CONF
+ClusterName=torchrun-core
+SlurmctldHost=$host(127.0.0.1)
+SlurmctldPort=$CTLD_PORT
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket=$SOCK
+CredType=cred/munge
+StateSaveLocation=$DIR/ctld
+SlurmdSpoolDir=$DIR/spool/%n
+SlurmctldPidFile=$RUN/slurmctld.pid
+SlurmdPidFile=$RUN/slurmd-%n.pid
+SlurmctldLogFile=$LOGS/slurmctld.log
+SlurmdLogFile=$LOGS/slurmd-%n.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SlurmdParameters=config_overrides
+SchedulerParameters=bf_interval=1,sched_interval=1,batch_sched_delay=0,sched_min_interval=0
+MinJobAge=600
+KillWait=2
+ReturnToService=2
+MpiDefault=none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+NodeName=node1 NodeHostname=$host NodeAddr=127.0.0.1 Port=$NODE1_PORT CPUs=$cpus RealMemory=1024 State=UNKNOWN
+NodeName=node2 NodeHostname=$host NodeAddr=127.0.0.1 Port=$NODE2_PORT CPUs=$cpus RealMemory=1024 State=UNKNOWN
+PartitionName=debug Nodes=node1,node2 Default=YES MaxTime=INFINITE State=UP
+CONF
+    chmod 644 "$CONF"
+    cat >"$DIR/sshd_config" <<SSHD
+ListenAddress 127.0.0.1:$SSH_PORT
+HostKey $DIR/ssh/host_ed25519
+PidFile $RUN/sshd.pid
+AllowUsers $TUSER
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+UsePAM no
+Subsystem sftp internal-sftp
+SetEnv SLURM_CONF=$CONF
+MaxSessions 50
+MaxStartups 50:30:100
+SSHD
+}
+
+start() {
+    if answers; then
+        info
+        return 0
+    fi
+    for cmd in munged slurmctld slurmd sshd sinfo; do
+        command -v "$cmd" >/dev/null || [ -x "/usr/sbin/$cmd" ] || {
+            echo "error: $cmd is not installed (apt-get install slurmctld slurmd" \
+                "slurm-client munge openssh-server)" >&2
+            return 1
+        }
+    done
+    stop >/dev/null 2>&1 || true
+    make_user
+    write_configs
+    # munged wants its key and socket dir owned by the user it runs as: root here.
+    install -m 400 /etc/munge/munge.key "$DIR/munge/munge.key"
+    setsid /usr/sbin/munged --force --socket="$SOCK" --key-file="$DIR/munge/munge.key" \
+        --pid-file="$RUN/munged.pid" --log-file="$LOGS/munged.log" \
+        --seed-file="$DIR/munge/munged.seed" </dev/null >/dev/null 2>&1
+    wait_for munged "$LOGS/munged.log" test -S "$SOCK"
+    setsid /usr/sbin/slurmctld -i -f "$CONF" </dev/null >/dev/null 2>&1
+    wait_for slurmctld "$LOGS/slurmctld.log" timeout 5 sinfo -h
+    for node in node1 node2; do
+        setsid /usr/sbin/slurmd -N "$node" -f "$CONF" </dev/null >/dev/null 2>&1
+    done
+    wait_for "slurmd node1+node2" "$LOGS/slurmd-node2.log" nodes_idle
+    mkdir -p /run/sshd
+    /usr/sbin/sshd -f "$DIR/sshd_config" -E "$LOGS/sshd.log"
+    wait_for sshd "$LOGS/sshd.log" listening "$SSH_PORT"
+    info
+}
+
+nodes_idle() {
+    [ "$(sinfo -h -N -o '%N %t' | grep -cE ' (idle|mix|alloc)$')" -eq 2 ]
+}
+
+stop() {
+    local name pidfile pid
+    for pair in sshd:sshd.pid slurmd:slurmd-node1.pid slurmd:slurmd-node2.pid \
+        slurmctld:slurmctld.pid munged:munged.pid; do
+        name=${pair%%:*}
+        pidfile=$RUN/${pair#*:}
+        if pid=$(alive "$pidfile" "$name"); then
+            kill "$pid" 2>/dev/null || true
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -9 "$pid" 2>/dev/null || true
+        fi
+        rm -f "$pidfile"
+    done
+}
+
+case ${1:-} in
+start) start ;;
+stop) stop ;;
+status) answers && info ;;
+*)
+    echo "usage: $0 start|stop|status" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,85 @@
+"""Parsing of real Slurm 22.05 output (captured from the test cluster) into app states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torchrun_core.schedulers.slurm_scheduler import app_state, app_status
+from torchrun_core.schedulers.slurm_status import (
+    SACCT_MARK,
+    parse_sacct,
+    parse_squeue,
+    parse_status_output,
+    status_command,
+)
+from torchrun_core.specs.state import AppState
+
+# `squeue --json` of Slurm 22.05.8, captured over SSH from scripts/engines/slurm.sh's
+# cluster: het jobs 1+2, 5+6 (cancelled) and 7+8 (failed, exit 3), plain jobs 3
+# (cancelled), 4 (completed), 9 (running).
+SQUEUE = (Path(__file__).parent / "data" / "squeue_22.05.json").read_text()
+# `sacct --parsable2 --noheader -X --format=<SACCT_FIELDS>`, written by hand in the
+# documented format (the test cluster runs no slurmdbd, so none was captured).
+SACCT = (
+    "12|train|COMPLETED|0:0|torchrun_core:s:main=1|/home/u/j|2026-11-21T20:00:00|"
+    "2026-11-21T20:00:05|u|node1\n"
+    "13+0|het|FAILED|2:0|torchrun_core:s:a=1,b=1|/home/u/k|2026-11-21T20:00:00|Unknown|u|node1\n"
+    "13+1|het|COMPLETED|0:0|torchrun_core:s:a=1,b=1|/home/u/k|2026-11-21T20:00:00|Unknown|u|node2\n"
+    "14|x|CANCELLED by 1001|0:15|torchrun_core:s:main=1|/home/u/l|Unknown|Unknown|u|None\n"
+    "garbage line\n"
+)
+
+
+def test_squeue_het_components_share_the_leader_id() -> None:
+    jobs = {(j.job_id, j.offset): j for j in parse_squeue(SQUEUE)}
+    assert jobs[("7", 0)].nodes == "node1"
+    assert jobs[("7", 1)].nodes == "node2"
+    assert ("8", 0) not in jobs
+
+
+def test_squeue_exit_code_is_a_raw_wait_status() -> None:
+    jobs = {(j.job_id, j.offset): j for j in parse_squeue(SQUEUE)}
+    assert jobs[("7", 0)].exit_code == 3  # 768 in the JSON
+    assert jobs[("4", 0)].exit_code == 0
+
+
+def test_states_map() -> None:
+    _, by_id = parse_status_output("trcslurm\n" + SQUEUE + SACCT_MARK + "\n")
+    assert app_state(by_id["4"]) is AppState.SUCCEEDED
+    assert app_state(by_id["7"]) is AppState.FAILED
+    assert app_state(by_id["5"]) is AppState.CANCELLED
+    assert app_state(by_id["9"]) is AppState.RUNNING
+
+
+def test_status_per_role_from_the_comment_tag() -> None:
+    user, by_id = parse_status_output("trcslurm\n" + SQUEUE + SACCT_MARK + "\n")
+    assert user == "trcslurm"
+    status = app_status(by_id["7"], "slurm://e2e/7")
+    assert [r.role for r in status.roles] == ["w", "p"]
+    assert status.replica("w", 0).exit_code == 3
+    assert status.replica("p", 0).hostname == "node2"
+    assert status.state is AppState.FAILED
+
+
+def test_sacct_parsable2() -> None:
+    jobs = {(j.job_id, j.offset): j for j in parse_sacct(SACCT)}
+    assert jobs[("12", 0)].state is AppState.SUCCEEDED
+    assert jobs[("12", 0)].finished_at is not None
+    assert jobs[("13", 0)].exit_code == 2
+    assert jobs[("13", 1)].offset == 1
+    assert jobs[("14", 0)].state is AppState.CANCELLED
+    assert jobs[("14", 0)].exit_code == 128 + 15
+    assert len(jobs) == 4
+
+
+def test_sacct_fills_in_jobs_squeue_forgot() -> None:
+    _, by_id = parse_status_output("u\n" + '{"jobs": []}' + SACCT_MARK + "\n" + SACCT)
+    assert app_state(by_id["13"]) is AppState.FAILED
+    assert [j.offset for j in by_id["13"]] == [0, 1]
+
+
+def test_status_command_is_one_command_for_many_jobs() -> None:
+    cmd = status_command([str(i) for i in range(100)])
+    assert cmd.count("squeue --json") == 1 and cmd.count("sacct --") == 1
+    assert "-j 0,1,2," in cmd
+    assert "sacct --" not in status_command([])
