@@ -121,12 +121,38 @@ def _lines(
     core: Any = CoreV1Api(client)  # raw responses: the typed signature says str
     for i, pod in enumerate(pods):
         name = pod["metadata"]["name"]
+        last = follow and i == len(pods) - 1
+        # A pending pod has no log yet: following waits for it to start; a plain
+        # read yields nothing for it.
+        if _phase(pod) in ("", "Pending") and not (last and _started(core, namespace, name)):
+            continue
         with translated(f"logs of pod {name}"):
             response = core.read_namespaced_pod_log(
-                name, namespace, timestamps=True, follow=follow and i == len(pods) - 1,
-                _preload_content=False,
-            )  # fmt: skip
+                name, namespace, timestamps=True, follow=last, _preload_content=False
+            )
         try:
             yield from timed_lines(whole_lines(response.stream(64 * 1024)), since, until)
         finally:
             response.release_conn()
+
+
+def _phase(pod: dict[str, Any]) -> str:
+    return str(pod.get("status", {}).get("phase", ""))
+
+
+def _started(core: Any, namespace: str, name: str) -> bool:
+    """Wait (watch) until pod ``name`` leaves Pending; False if it is deleted first."""
+    from kubernetes import watch as watch_module
+
+    watch: Any = watch_module  # the SDK leaves Watch untyped
+    selector = f"metadata.name={name}"
+    while True:
+        with translated(f"logs of pod {name}"):
+            for event in watch.Watch().stream(
+                core.list_namespaced_pod, namespace, field_selector=selector,
+                timeout_seconds=60, deserialize=False,
+            ):  # fmt: skip
+                if event["type"] == "DELETED":
+                    return False
+                if _phase(event.get("object") or {}) not in ("", "Pending"):
+                    return True
