@@ -128,7 +128,7 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
         if app_ids and not ids:
             return {}
         transport = transport or (self._app_transport(ids[0]) if ids else self.transport())
-        done = transport.run(status_command(ids))
+        done = transport.run(status_command(ids), rerun_on_drop=True)
         if "squeue" in done.stderr and "{" not in done.stdout:
             raise BackendError(f"squeue failed: {_first_line(done.stderr)}", scheduler="slurm")
         try:
@@ -205,7 +205,7 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
         return sorted(listed, key=lambda a: int(a.app_id))
 
     def _cancel(self, app_id: str) -> None:
-        done = self._app_transport(app_id).run(f"scancel {app_id}")
+        done = self._app_transport(app_id).run(f"scancel {app_id}", rerun_on_drop=True)
         if done.returncode != 0:
             raise BackendError(f"scancel {app_id} failed: {_first_line(done.stderr)}")
 

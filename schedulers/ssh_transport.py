@@ -48,7 +48,9 @@ class Transport(Protocol):
 
     commands_run: int
 
-    def run(self, command: str, stdin: bytes | None = None) -> CommandResult: ...
+    def run(
+        self, command: str, stdin: bytes | None = None, rerun_on_drop: bool = False
+    ) -> CommandResult: ...
     def read_from(self, path: str, offset: int, limit: int = READ_CHUNK) -> bytes | None: ...
     def stat(self, path: str) -> tuple[int, float] | None: ...
     def put(self, local: str, remote: str, mtime: float) -> None: ...
@@ -218,11 +220,45 @@ class SSHTransport:
         client = self._client
         transport = client.get_transport() if client is not None else None
         if client is None or transport is None or not transport.is_active():
-            client = self._connect()
+            client = self._reconnect() if self.connects else self._connect()
         return client
 
-    def run(self, command: str, stdin: bytes | None = None) -> CommandResult:
-        """Run ``command`` in the remote user's shell, one round trip; its output as text."""
+    def _reconnect(self) -> paramiko.SSHClient:
+        """Connect again after a drop, retrying for up to the timeout: a restarting sshd
+        refuses connections for a moment."""
+        import time
+
+        deadline = time.monotonic() + self.target.timeout
+        delay = 0.05
+        while True:
+            try:
+                return self._connect()
+            except SchedulerUnavailableError as err:
+                if "cannot connect" not in str(err) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    def run(
+        self, command: str, stdin: bytes | None = None, rerun_on_drop: bool = False
+    ) -> CommandResult:
+        """Run ``command`` in the remote user's shell, one round trip; its output as text.
+
+        ``rerun_on_drop``: for read-only or idempotent commands (squeue, scancel),
+        run once more on a fresh connection when the connection drops mid-command.
+        """
+        try:
+            return self._run_once(command, stdin)
+        except _ConnectionLost as lost:
+            if not rerun_on_drop:
+                raise _unavailable(self.target, lost.cause) from None
+            self.close()
+        try:
+            return self._run_once(command, stdin)
+        except _ConnectionLost as lost:
+            raise _unavailable(self.target, lost.cause) from None
+
+    def _run_once(self, command: str, stdin: bytes | None) -> CommandResult:
         import paramiko
 
         with self._lock:
@@ -236,7 +272,7 @@ class SSHTransport:
             out, err = _drain(channel)
             code = channel.recv_exit_status()
         except (paramiko.SSHException, OSError, EOFError) as error:
-            raise _unavailable(self.target, error) from None
+            raise _ConnectionLost(error) from None
         finally:
             channel.close()
         return CommandResult(code, out.decode(errors="replace"), err.decode(errors="replace"))
@@ -271,15 +307,18 @@ class SSHTransport:
 
     def read_from(self, path: str, offset: int, limit: int = READ_CHUNK) -> bytes | None:
         """Up to ``limit`` bytes of ``path`` from ``offset``; None when the file is missing."""
-        try:
-            with self._sftp_client().open(path, "rb") as f:
-                f.seek(offset)
-                return f.read(limit)
-        except FileNotFoundError:
-            return None
-        except (OSError, EOFError) as err:
-            self.close()
-            raise _unavailable(self.target, err) from None
+        for retry in (False, True):  # a read is safe to repeat on a fresh connection
+            try:
+                with self._sftp_client().open(path, "rb") as f:
+                    f.seek(offset)
+                    return f.read(limit)
+            except FileNotFoundError:
+                return None
+            except (OSError, EOFError) as err:
+                self.close()
+                if retry:
+                    raise _unavailable(self.target, err) from None
+        raise AssertionError("unreachable")
 
     def stat(self, path: str) -> tuple[int, float] | None:
         """``(size, mtime)`` of a remote file, None when missing."""
@@ -322,6 +361,14 @@ class SSHTransport:
             self._jumps = []
 
 
+class _ConnectionLost(Exception):
+    """The connection dropped while a command ran."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 def _hop_address(hop: str) -> tuple[str, int]:
     hostport = hop.rpartition("@")[2]
     host, _, port = hostport.partition(":")
@@ -338,8 +385,15 @@ def _drain(channel: paramiko.Channel) -> tuple[bytes, bytes]:
             err += channel.recv_stderr(READ_CHUNK)
         elif channel.exit_status_ready() and channel.eof_received:
             return bytes(out), bytes(err)
+        elif channel.closed or not _active(channel):
+            raise EOFError("the connection dropped before the command finished")
         else:
             select.select([channel], [], [], 1.0)  # a Channel has a fileno for this
+
+
+def _active(channel: paramiko.Channel) -> bool:
+    transport = channel.get_transport()
+    return transport is not None and transport.is_active()
 
 
 class LocalTransport:
@@ -352,7 +406,9 @@ class LocalTransport:
     def _path(self, path: str) -> Path:
         return self.home / path  # an absolute path stays absolute
 
-    def run(self, command: str, stdin: bytes | None = None) -> CommandResult:
+    def run(
+        self, command: str, stdin: bytes | None = None, rerun_on_drop: bool = False
+    ) -> CommandResult:
         self.commands_run += 1
         try:
             done = subprocess.run(

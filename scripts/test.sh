@@ -112,6 +112,45 @@ else
     echo "warning: no docker engine: the docker tests skip (and fail under CI=true)" >&2
 fi
 
+# slurm: a 2-node cluster on this host (munged, slurmctld, two slurmd) reached
+# through an sshd on 127.0.0.1 (key-only, an unprivileged test user with a plain
+# shell; scripts/engines/slurm.sh). Its Debian packages are installed when
+# missing. Only a cluster started here is stopped at exit (its EXIT trap runs
+# before the ones set above).
+slurm_packages=()
+command -v slurmctld >/dev/null || [ -x /usr/sbin/slurmctld ] || slurm_packages+=(slurmctld)
+command -v slurmd >/dev/null || [ -x /usr/sbin/slurmd ] || slurm_packages+=(slurmd)
+command -v sbatch >/dev/null || slurm_packages+=(slurm-client)
+[ -x /usr/sbin/munged ] || slurm_packages+=(munge)
+[ -x /usr/sbin/sshd ] || slurm_packages+=(openssh-server)
+if [ "${#slurm_packages[@]}" -gt 0 ]; then
+    section "apt-get install ${slurm_packages[*]}"
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${slurm_packages[@]}" >/dev/null
+    else
+        echo "warning: cannot install ${slurm_packages[*]} (needs root and apt-get)" >&2
+    fi
+fi
+section "engine: slurm (2 nodes, sshd on 127.0.0.1)"
+SLURM_SH=$ROOT/scripts/engines/slurm.sh
+if slurm_env=$(bash "$SLURM_SH" status); then
+    : # already running: reuse it, leave it running
+elif slurm_env=$(bash "$SLURM_SH" start); then
+    slurm_prev_exit=$(trap -p EXIT)
+    slurm_prev_exit=${slurm_prev_exit#trap -- }
+    eval "SLURM_PREV_EXIT_TRAP=${slurm_prev_exit% EXIT}"
+    trap 'bash "$SLURM_SH" stop; eval "${SLURM_PREV_EXIT_TRAP:-:}"' EXIT
+else
+    slurm_env=""
+fi
+if [ -n "$slurm_env" ]; then
+    while IFS= read -r slurm_line; do export "${slurm_line?}"; done <<<"$slurm_env"
+    echo "ssh -p $TORCHRUN_CORE_TEST_SLURM_PORT $TORCHRUN_CORE_TEST_SLURM_USER@$TORCHRUN_CORE_TEST_SLURM_HOST"
+else
+    echo "warning: no slurm cluster: the slurm tests skip (and fail under CI=true)" >&2
+fi
+
 # --- lint ----------------------------------------------------------------------
 section "ruff check"
 "$VENV/bin/ruff" check .

@@ -4,6 +4,7 @@
 #   bash scripts/engines/slurm.sh start   # prints KEY=VALUE lines for the tests (see below)
 #   bash scripts/engines/slurm.sh stop    # stops only the daemons this script started
 #   bash scripts/engines/slurm.sh status  # exit 0 when sinfo answers and sshd listens
+#   bash scripts/engines/slurm.sh restart-sshd  # drop every SSH connection, listen again
 #
 # It runs, from files under one directory: munged (own socket), slurmctld, two
 # slurmd (`-N node1`, `-N node2`, one host, different ports) and an sshd on
@@ -197,12 +198,26 @@ stop() {
     done
 }
 
+# Stop our sshd and its per-connection children (so clients see their connections
+# drop), then start it again on the same port.
+restart_sshd() {
+    local pid child
+    if pid=$(alive "$RUN/sshd.pid" sshd); then
+        for child in $(ps -o pid= --ppid "$pid"); do kill "$child" 2>/dev/null || true; done
+        kill "$pid"
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    /usr/sbin/sshd -f "$DIR/sshd_config" -E "$LOGS/sshd.log"
+    wait_for sshd "$LOGS/sshd.log" listening "$SSH_PORT"
+}
+
 case ${1:-} in
+restart-sshd) restart_sshd ;;
 start) start ;;
 stop) stop ;;
 status) answers && info ;;
 *)
-    echo "usage: $0 start|stop|status" >&2
+    echo "usage: $0 start|stop|status|restart-sshd" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,70 @@
+"""The SSH transport against the test sshd: host keys, reuse, reconnects, round trips."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from torchrun_core.errors import SchedulerUnavailableError
+from torchrun_core.runner import Runner
+from torchrun_core.schedulers.slurm_scheduler import SlurmScheduler
+from torchrun_core.specs.app import AppDef, Role
+from torchrun_core.specs.state import AppState
+
+pytestmark = pytest.mark.slurm
+ENGINE_SH = Path(__file__).parents[2] / "scripts" / "engines" / "slurm.sh"
+
+
+def _sh(script: str) -> AppDef:
+    return AppDef(
+        name="t", roles=[Role(name="main", image="", entrypoint="/bin/sh", args=["-c", script])]
+    )
+
+
+def test_unknown_host_key_is_rejected(slurm_conn: dict[str, Any], tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    sched = SlurmScheduler("s", **{**slurm_conn, "known_hosts": str(empty)})
+    with pytest.raises(SchedulerUnavailableError) as err:
+        sched.list()
+    text = str(err.value)
+    assert "unknown host key" in text and str(slurm_conn["port"]) in text
+    assert slurm_conn["user"] in text
+    assert "ssh-keyscan" in (err.value.hint or "")
+    key = Path(slurm_conn["identity_file"]).read_text()
+    assert key.splitlines()[1] not in text
+
+
+def test_status_of_20_jobs_is_one_round_trip(slurm_conn: dict[str, Any], session: str) -> None:
+    sched = SlurmScheduler(session, **slurm_conn)
+    try:
+        ids = [sched.submit(_sh("true")) for _ in range(20)]
+        before = sched.transport().commands_run
+        jobs = sched.jobs(ids)
+        assert sched.transport().commands_run - before == 1
+        assert sorted(jobs) == sorted(ids)
+        assert sched.transport().connects == 1  # type: ignore[attr-defined]
+    finally:
+        sched.close()
+
+
+def test_wait_survives_an_sshd_restart(runner: Runner) -> None:
+    handle = runner.run(_sh("sleep 4; echo done"), "slurm")
+    runner.wait(handle, timeout=60, state=AppState.RUNNING)
+
+    def restart() -> None:
+        time.sleep(0.5)
+        subprocess.run(["bash", str(ENGINE_SH), "restart-sshd"], check=True, timeout=60)
+
+    thread = threading.Thread(target=restart)
+    thread.start()
+    try:
+        assert runner.wait(handle, timeout=90).state is AppState.SUCCEEDED
+    finally:
+        thread.join()
+    assert list(runner.log_lines(handle)) == ["done\n"]
