@@ -133,12 +133,16 @@ def _component_lines(role: Role, options: SlurmOptions) -> list[str]:
 def _inner_command(role: Role, redact: bool) -> str:
     """The line each task runs under ``/bin/sh -c``: env exports, then ``exec`` the entrypoint."""
     macros = Macros(app_id=_APP_SLOT, replica_id=_REPLICA_SLOT, rank0_env=RANK0_HOST_ENV)
-    words = []
+    # The same per-replica variables as every other scheduler sets.
+    words = [
+        f"export TORCHRUN_CORE_ROLE={shlex.quote(role.name)};",
+        'export TORCHRUN_CORE_REPLICA_ID="$SLURM_PROCID";',
+        f"export TORCHRUN_CORE_NUM_REPLICAS={role.num_replicas};",
+    ]
     for key, value in role.env.items():
         shown = REDACTED if redact and is_secret_key(key) else macros.substitute(value)
         words.append(f"export {key}={shell_word(shown)};")
-    if role.env:
-        words.append("\n")
+    words.append("\n")
     argv = [role.entrypoint, *macros.apply_args(role.args)]
     words.append("exec " + " ".join(shell_word(a) for a in argv))
     return " ".join(words).replace(" \n ", "\n")

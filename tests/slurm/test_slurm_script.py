@@ -98,12 +98,22 @@ def test_injection_corpus_reaches_the_program_verbatim(tmp_path: Path) -> None:
 
 def test_macros_expand_on_the_cluster(tmp_path: Path) -> None:
     app = _app(["${app_id}", "r${replica_id}", "x${app_id}'y"], replicas=2)
+    app = app.map_roles(
+        lambda r: r.with_args(
+            "-c",
+            "import os, sys, json; print(json.dumps(sys.argv[1:] + [os.environ[k] for k in "
+            "('TORCHRUN_CORE_ROLE', 'TORCHRUN_CORE_REPLICA_ID', 'TORCHRUN_CORE_NUM_REPLICAS')]))",
+            *r.args[2:],
+        )
+    )
     request = build_request(app, SlurmOptions(), "s", None)
     _run_script(request.script, tmp_path)
     import json
 
-    assert json.loads((tmp_path / "job" / "main-0.out").read_text()) == ["42", "r0", "x42'y"]
-    assert json.loads((tmp_path / "job" / "main-1.out").read_text()) == ["42", "r1", "x42'y"]
+    out0 = json.loads((tmp_path / "job" / "main-0.out").read_text())
+    out1 = json.loads((tmp_path / "job" / "main-1.out").read_text())
+    assert out0 == ["42", "r0", "x42'y", "main", "0", "2"]
+    assert out1 == ["42", "r1", "x42'y", "main", "1", "2"]
 
 
 def test_failed_attempts_are_retried_in_the_script(tmp_path: Path) -> None:
