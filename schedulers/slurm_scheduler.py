@@ -27,6 +27,7 @@ from torchrun_core.paths import state_dir
 from torchrun_core.scheduler import ListedApp, Scheduler, Stream
 from torchrun_core.schedulers.slurm_options import SlurmOptions
 from torchrun_core.schedulers.slurm_script import (
+    RC_KEY,
     SlurmRequest,
     build_request,
     format_request,
@@ -264,6 +265,15 @@ def _tag(job: SlurmJob) -> tuple[str | None, list[tuple[str, int]]]:
     return session, roles
 
 
+def role_exit_codes(comment: str) -> dict[str, int]:
+    """``{role: exit code}`` the batch script wrote into the comment (``rc_key=a:0,b:3,``)."""
+    for token in reversed(comment.split()):
+        if token.startswith(f"{RC_KEY}="):
+            pairs = (item.rpartition(":") for item in token[len(RC_KEY) + 1 :].split(","))
+            return {name: int(code) for name, _, code in pairs if name and code.isdigit()}
+    return {}
+
+
 def app_state(jobs: list[SlurmJob]) -> AppState:
     """The app's state: the leader's (it runs the batch script), CANCELLED if any part was."""
     if any(j.state is AppState.CANCELLED for j in jobs):
@@ -277,10 +287,15 @@ def app_status(jobs: list[SlurmJob], handle: str) -> AppStatus:
     leader = jobs[0]
     by_offset = {j.offset: j for j in jobs}
     roles = []
+    codes = role_exit_codes(leader.comment)
     for i, (name, count) in enumerate(_tag(leader)[1]):
         part = by_offset.get(i, leader)
         replica_state = state if part.state.is_terminal or state.is_terminal else part.state
         code = leader.exit_code if replica_state.is_terminal else None
+        if replica_state.is_terminal and state is not AppState.CANCELLED and name in codes:
+            # The script recorded each role's own exit code (last attempt).
+            code = codes[name]
+            replica_state = AppState.SUCCEEDED if code == 0 else AppState.FAILED
         replicas = [
             ReplicaStatus(id=k, role=name, state=replica_state, exit_code=code, hostname=part.nodes)
             for k in range(count)

@@ -89,10 +89,7 @@ def _sbatch_line(flag: str, value: str | int | None) -> str | None:
 
 def _job_lines(app: AppDef, options: SlurmOptions, session: str, job_dir: str) -> list[str]:
     # The tag says which session the job belongs to and its roles, for describe/list.
-    roles = ",".join(f"{role.name}={role.num_replicas}" for role in app.roles)
-    comment = f"{COMMENT_TAG}:{session}:{roles}"
-    if options.comment:
-        comment += f" {options.comment}"
+    comment = _comment(app, options, session)
     retries = max(role.max_retries for role in app.roles)
     lines = [
         _sbatch_line("--job-name", options.job_name or app.name),
@@ -159,19 +156,31 @@ def _srun_line(role: Role, group: int | None, workdir: str, redact: bool) -> str
     )
 
 
+# Each attempt waits for every role's srun and records its exit code; the
+# codes are written into the job's comment (``torchrun_core_rc=a:0,b:3,``) so
+# that status reads them from the same squeue call, with no extra round trip.
 _RUN_LOOP = """\
 attempt=0
 while :; do
   export TORCHRUN_CORE_ATTEMPT=$attempt
-  pids=""
 {sruns}
   rc=0
-  for pid in $pids; do wait "$pid" || rc=$?; done
+  codes=""
+{waits}
+  scontrol update JobId="$SLURM_JOB_ID" Comment={comment}" {rc_key}=$codes" >/dev/null 2>&1 || true
   if [ "$rc" -eq 0 ] || [ "$attempt" -ge {retries} ]; then exit "$rc"; fi
   attempt=$((attempt + 1))
   echo "torchrun_core: attempt $attempt of {retries} after exit code $rc" >&2
 done
 """
+RC_KEY = "torchrun_core_rc"
+
+
+def _comment(app: AppDef, options: SlurmOptions, session: str) -> str:
+    """The job's comment: the tag (session, roles and replicas), then the user's comment."""
+    roles = ",".join(f"{role.name}={role.num_replicas}" for role in app.roles)
+    comment = f"{COMMENT_TAG}:{session}:{roles}"
+    return f"{comment} {options.comment}" if options.comment else comment
 
 
 def render_script(
@@ -198,12 +207,22 @@ def render_script(
         f'export {RANK0_HOST_ENV}="$(scontrol show hostnames "{nodelist}" | head -n 1)"',
     ]
     workdir = f'"${JOB_DIR_ENV}"' + (f"/{WORKSPACE_DIR}" if workspace else "")
-    sruns = []
+    sruns, waits = [], []
     for i, role in enumerate(app.roles):
         srun = _srun_line(role, i if het else None, workdir, redact)
-        sruns.append(f'  {srun}\n  pids="$pids $!"')
-    retries = max(role.max_retries for role in app.roles)
-    lines.append(_RUN_LOOP.format(sruns="\n".join(sruns), retries=retries))
+        sruns.append(f"  {srun}\n  pid{i}=$!")
+        # Role names are [A-Za-z0-9_.-]: safe inside double quotes.
+        waits.append(
+            f'  wait "$pid{i}"; c=$?; codes="${{codes}}{role.name}:$c,"; [ "$c" -eq 0 ] || rc=$c'
+        )
+    loop = _RUN_LOOP.format(
+        sruns="\n".join(sruns),
+        waits="\n".join(waits),
+        comment=shlex.quote(_comment(app, options, session)),
+        rc_key=RC_KEY,
+        retries=max(role.max_retries for role in app.roles),
+    )
+    lines.append(loop)
     return "\n".join(lines)
 
 

@@ -114,3 +114,14 @@ def test_workspace_is_synced(runner: Runner, tmp_path_factory: pytest.TempPathFa
     handle = runner.run(_app("ws", role), "slurm", workspace=str(ws))
     assert runner.wait(handle, timeout=60).state is AppState.SUCCEEDED
     assert list(runner.log_lines(handle)) == ["from the workspace\n", "ignored\n"]
+
+
+def test_each_role_has_its_own_exit_code(runner: Runner) -> None:
+    app = _app("codes", _sh("ok", "true"), _sh("bad", "exit 3"))
+    handle = runner.run(app, "slurm")
+    status = runner.wait(handle, timeout=60)
+    assert status.state is AppState.FAILED
+    assert status.replica("ok", 0).state is AppState.SUCCEEDED
+    assert status.replica("ok", 0).exit_code == 0
+    assert status.replica("bad", 0).state is AppState.FAILED
+    assert status.replica("bad", 0).exit_code == 3

@@ -83,3 +83,11 @@ def test_status_command_is_one_command_for_many_jobs() -> None:
     assert cmd.count("squeue --json") == 1 and cmd.count("sacct --") == 1
     assert "-j 0,1,2," in cmd
     assert "sacct --" not in status_command([])
+
+
+def test_role_exit_codes_from_the_comment() -> None:
+    from torchrun_core.schedulers.slurm_scheduler import role_exit_codes
+
+    comment = "torchrun_core:s:a=1,b=2 user words torchrun_core_rc=a:0,b:3,"
+    assert role_exit_codes(comment) == {"a": 0, "b": 3}
+    assert role_exit_codes("torchrun_core:s:a=1") == {}
