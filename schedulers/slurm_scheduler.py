@@ -25,6 +25,7 @@ from typing import Any
 from torchrun_core.errors import BackendError, InvalidInputError, InvalidOptionError
 from torchrun_core.paths import state_dir
 from torchrun_core.scheduler import ListedApp, Scheduler, Stream
+from torchrun_core.schedulers.slurm_local_transport import LocalTransport
 from torchrun_core.schedulers.slurm_options import SlurmOptions
 from torchrun_core.schedulers.slurm_script import (
     RC_KEY,
@@ -39,7 +40,6 @@ from torchrun_core.schedulers.slurm_status import (
 )
 from torchrun_core.schedulers.slurm_workspace import WORKSPACE_METADATA
 from torchrun_core.schedulers.ssh_transport import (
-    LocalTransport,
     SSHTransport,
     Transport,
     resolve_target,

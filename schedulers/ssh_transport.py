@@ -8,9 +8,9 @@ might be ``sbatch``). Host keys are checked against known_hosts with
 paramiko's RejectPolicy: an unknown host is an error, never accepted.
 Errors are one line naming ``user@host:port``; key contents never appear.
 
-:class:`LocalTransport` runs the same commands with ``/bin/sh`` in the home
-directory, for a scheduler whose host is ``localhost`` with no SSH settings.
-paramiko is imported only when an SSH connection is first made.
+:class:`~torchrun_core.schedulers.slurm_local_transport.LocalTransport` runs
+the same commands on this machine. paramiko is imported only when an SSH
+connection is first made.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ import os
 import select
 import socket
 import stat
-import subprocess
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -207,6 +206,8 @@ class SSHTransport:
                 self.target.ssh_config,
                 self.target.timeout,
             )
+            if not hop_target.identity_files:  # like ssh: the target's keys, if the hop has none
+                hop_target = replace(hop_target, identity_files=self.target.identity_files)
             client = self._new_client(hop_target, sock)
             self._jumps.append(client)
             dest = (self.target.host, self.target.port) if nxt is None else _hop_address(nxt)
@@ -394,60 +395,3 @@ def _drain(channel: paramiko.Channel) -> tuple[bytes, bytes]:
 def _active(channel: paramiko.Channel) -> bool:
     transport = channel.get_transport()
     return transport is not None and transport.is_active()
-
-
-class LocalTransport:
-    """The same calls on this machine: ``/bin/sh -c`` in the home directory, plain files."""
-
-    def __init__(self) -> None:
-        self.commands_run = 0
-        self.home = Path.home()
-
-    def _path(self, path: str) -> Path:
-        return self.home / path  # an absolute path stays absolute
-
-    def run(
-        self, command: str, stdin: bytes | None = None, rerun_on_drop: bool = False
-    ) -> CommandResult:
-        self.commands_run += 1
-        try:
-            done = subprocess.run(
-                ["/bin/sh", "-c", command],
-                input=stdin or b"",
-                capture_output=True,
-                cwd=self.home,
-                check=False,
-            )
-        except OSError as err:
-            raise SchedulerUnavailableError(f"cannot run /bin/sh on this machine: {err}") from None
-        out, err_text = done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
-        return CommandResult(done.returncode, out, err_text)
-
-    def read_from(self, path: str, offset: int, limit: int = READ_CHUNK) -> bytes | None:
-        try:
-            with open(self._path(path), "rb") as f:
-                f.seek(offset)
-                return f.read(limit)
-        except FileNotFoundError:
-            return None
-
-    def stat(self, path: str) -> tuple[int, float] | None:
-        try:
-            st = self._path(path).stat()
-        except FileNotFoundError:
-            return None
-        return st.st_size, st.st_mtime
-
-    def put(self, local: str, remote: str, mtime: float) -> None:
-        import shutil
-
-        part = self._path(remote + ".part")
-        shutil.copyfile(local, part)
-        os.utime(part, (mtime, mtime))
-        os.replace(part, self._path(remote))
-
-    def mkdir(self, path: str) -> None:
-        self._path(path).mkdir(parents=True, exist_ok=True)
-
-    def close(self) -> None:
-        """Nothing to release."""

@@ -68,3 +68,51 @@ def test_wait_survives_an_sshd_restart(runner: Runner) -> None:
     finally:
         thread.join()
     assert list(runner.log_lines(handle)) == ["done\n"]
+
+
+def test_ssh_config_and_proxy_jump(slurm_conn: dict[str, Any], tmp_path: Path) -> None:
+    # The test sshd is both the jump host and the target: the second connection
+    # is a direct-tcpip channel opened through the first.
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        "Host cluster\n"
+        "    HostName 127.0.0.1\n"
+        f"    Port {slurm_conn['port']}\n"
+        f"    User {slurm_conn['user']}\n"
+        f"    IdentityFile {slurm_conn['identity_file']}\n"
+        f"    ProxyJump {slurm_conn['user']}@127.0.0.1:{slurm_conn['port']}\n"
+    )
+    sched = SlurmScheduler(
+        "s", host="cluster", ssh_config=str(config), known_hosts=slurm_conn["known_hosts"]
+    )
+    try:
+        transport: Any = sched.transport()
+        assert transport.target.proxy_jump
+        done = transport.run("echo $SSH_CONNECTION")
+        assert done.returncode == 0
+        assert len(transport._jumps) == 1  # really went through the jump host
+    finally:
+        sched.close()
+
+
+def test_local_mode_runs_the_same_commands_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    conf = os.environ.get("TORCHRUN_CORE_TEST_SLURM_CONF", "")
+    if not conf:
+        pytest.skip("TORCHRUN_CORE_TEST_SLURM_CONF not set (scripts/test.sh sets it)")
+    monkeypatch.setenv("SLURM_CONF", conf)
+    sched = SlurmScheduler("local-mode")
+    try:
+        app_id = sched.submit(_sh("echo here"), {"job_dir": str(tmp_path / "jobs")})
+        assert type(sched.transport()).__name__ == "LocalTransport"
+        deadline = time.monotonic() + 60
+        while not (status := sched.describe(app_id)) or not status.is_terminal:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert status.state is AppState.SUCCEEDED
+        assert list(sched.log_iter(app_id, "main")) == ["here\n"]
+    finally:
+        sched.close()
