@@ -151,6 +151,47 @@ else
     echo "warning: no slurm cluster: the slurm tests skip (and fail under CI=true)" >&2
 fi
 
+# kubernetes: a loopback v1.20.2 cluster (scripts/engines/k8s.sh: etcd from
+# Debian's etcd-server, apiserver with a token file, controller-manager,
+# scheduler, and a kubelet running pods on the test dockerd above), from the
+# binaries in TORCHRUN_CORE_K8S_BINARIES (default: ../shared/k8s). Started only
+# when the docker engine is up; only a cluster started here is stopped at exit
+# (its EXIT trap runs before the ones set above).
+K8S_SH=$ROOT/scripts/engines/k8s.sh
+# PREV_EXIT_TRAP: the command of the EXIT trap set so far (":" for none).
+previous_exit_trap() {
+    local current
+    current=$(trap -p EXIT)
+    current=${current#trap -- }
+    eval "set -- ${current% EXIT}"
+    PREV_EXIT_TRAP=${1:-:}
+}
+export TORCHRUN_CORE_K8S_BINARIES=${TORCHRUN_CORE_K8S_BINARIES:-$ROOT/../shared/k8s}
+if [ -n "${TORCHRUN_CORE_TEST_DOCKER_HOST:-}" ]; then
+    if ! command -v etcd >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        section "apt-get install etcd-server"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            etcd-server >/dev/null
+    fi
+    section "engine: kubernetes (loopback test cluster)"
+    export DOCKER_HOST=$TORCHRUN_CORE_TEST_DOCKER_HOST
+    if bash "$K8S_SH" status; then
+        kubeconfig=$(bash "$K8S_SH" start) # already running: reuse it, leave it running
+    elif kubeconfig=$(bash "$K8S_SH" start); then
+        # Combine with the dockerd's EXIT trap: the cluster stops first.
+        previous_exit_trap
+        trap 'bash "$K8S_SH" stop; eval "$PREV_EXIT_TRAP"' EXIT
+    fi
+    if [ -n "${kubeconfig:-}" ]; then
+        export TORCHRUN_CORE_TEST_KUBECONFIG=$kubeconfig
+        echo "$kubeconfig"
+    else
+        echo "warning: no kubernetes cluster: its tests skip (and fail under CI=true)" >&2
+    fi
+else
+    echo "warning: no docker engine, so no kubernetes cluster: its tests skip" >&2
+fi
+
 # --- lint ----------------------------------------------------------------------
 section "ruff check"
 "$VENV/bin/ruff" check .
