@@ -134,20 +134,10 @@ class DockerScheduler(Scheduler[DockerOptions]):
         if options.host is None and self.host is not None:  # the plan names its daemon
             options = options.model_copy(update={"host": self.host})
         plan = build_plan(app, options, app_id=app_id, session=self.session, environ=os.environ)
-        return AppDryRunInfo(
-            request=plan,
-            app=app,
-            scheduler=self.name,
-            session=self.session,
-            cfg=options,
-            formatter=format_plan,
-            app_id=app_id,
-        )
+        return self._dryrun_info(app, plan, options, format_plan, app_id)
 
     def _schedule(self, dryrun_info: AppDryRunInfo[Any]) -> str:
-        plan = dryrun_info.request
-        if not isinstance(plan, DockerPlan):
-            raise InvalidInputError("this dry run does not hold a docker plan")
+        plan = self._request_of(dryrun_info, DockerPlan)
         from torchrun_core.schedulers.docker_launch import launch
 
         client, address = self.client(plan.host)

@@ -124,10 +124,7 @@ class KubernetesScheduler(Scheduler[KubernetesOptions]):
         manifests = build_manifests(app, options, app_id=app_id, session=self.session)
         request = {"target": Target(options.namespace, options.kubeconfig, options.context,
                                     options.jobset), "manifests": manifests}  # fmt: skip
-        return AppDryRunInfo(
-            request=request, app=app, scheduler=self.name, session=self.session,
-            cfg=options, formatter=format_manifests, app_id=app_id,
-        )  # fmt: skip
+        return self._dryrun_info(app, request, options, format_manifests, app_id)
 
     def _schedule(self, dryrun_info: AppDryRunInfo[Any]) -> str:
         from torchrun_core.schedulers.kubernetes_submit import create_all

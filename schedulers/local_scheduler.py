@@ -104,20 +104,10 @@ class LocalScheduler(Scheduler[LocalOptions]):
             log_dir=log_dir,
             grace_period=options.grace_period,
         )
-        return AppDryRunInfo(
-            request=plan,
-            app=app,
-            scheduler=self.name,
-            session=self.session,
-            cfg=options,
-            formatter=format_plan,
-            app_id=app_id,
-        )
+        return self._dryrun_info(app, plan, options, format_plan, app_id)
 
     def _schedule(self, dryrun_info: AppDryRunInfo[Any]) -> str:
-        plan = dryrun_info.request
-        if not isinstance(plan, LocalPlan):
-            raise InvalidInputError("this dry run does not hold a local plan")
+        plan = self._request_of(dryrun_info, LocalPlan)
         from torchrun_core.schedulers.local_launch import launch
 
         launch(plan)

@@ -155,19 +155,10 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
             options = options.model_copy(update=inherited)
         workspace = app.metadata.get(WORKSPACE_METADATA)
         request = build_request(app, options, self.session, workspace)
-        return AppDryRunInfo(
-            request=request,
-            app=app,
-            scheduler=self.name,
-            session=self.session,
-            cfg=options,
-            formatter=format_request,
-        )
+        return self._dryrun_info(app, request, options, format_request)
 
     def _schedule(self, dryrun_info: AppDryRunInfo[Any]) -> str:
-        request = dryrun_info.request
-        if not isinstance(request, SlurmRequest):
-            raise InvalidInputError("this dry run does not hold a slurm request")
+        request = self._request_of(dryrun_info, SlurmRequest)
         transport = self.transport(request.options)
         if request.workspace:
             from torchrun_core.schedulers.slurm_workspace import sync_workspace

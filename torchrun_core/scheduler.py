@@ -10,7 +10,7 @@ import abc
 import builtins
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from enum import Enum
@@ -32,6 +32,7 @@ class SchedulerOptions(BaseModel):
 
 
 OptionsT = TypeVar("OptionsT", bound=SchedulerOptions)
+RequestT = TypeVar("RequestT")
 
 
 class Stream(str, Enum):
@@ -229,6 +230,36 @@ class Scheduler(abc.ABC, Generic[OptionsT]):
         """Release connections and other resources; the default holds none."""
 
     # -- for subclasses -----------------------------------------------------
+    def _dryrun_info(
+        self,
+        app: AppDef,
+        request: RequestT,
+        options: OptionsT,
+        formatter: Callable[[RequestT], str],
+        app_id: str | None = None,
+    ) -> AppDryRunInfo[RequestT]:
+        """Wrap this scheduler's native ``request`` for ``app`` as a dry run."""
+        return AppDryRunInfo(
+            request=request,
+            app=app,
+            scheduler=self.name,
+            session=self.session,
+            cfg=options,
+            formatter=formatter,
+            app_id=app_id,
+        )
+
+    def _request_of(self, dryrun_info: AppDryRunInfo[Any], kind: type[RequestT]) -> RequestT:
+        """The dry run's request, checked to be this scheduler's ``kind`` of request.
+
+        Raises:
+            InvalidInputError: the dry run holds something else.
+        """
+        request = dryrun_info.request
+        if not isinstance(request, kind):
+            raise InvalidInputError(f"this dry run does not hold a {self.name} request")
+        return request
+
     def _validate(self, app: AppDef, options: OptionsT) -> None:
         """Reject an app this scheduler cannot run (raise InvalidInputError)."""
 
