@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -33,10 +34,16 @@ from torchrun_core.schedulers.kubernetes_manifests import (
     new_app_id,
 )
 from torchrun_core.schedulers.kubernetes_options import KubernetesOptions
-from torchrun_core.schedulers.kubernetes_state import app_name, app_status, group_jobs
+from torchrun_core.schedulers.kubernetes_state import (
+    app_name,
+    app_status,
+    group_jobs,
+    jobs_to_stop,
+)
 from torchrun_core.schedulers.kubernetes_text import format_manifests
 from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.dryrun import AppDryRunInfo
+from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus
 
 if TYPE_CHECKING:
@@ -138,14 +145,35 @@ class KubernetesScheduler(Scheduler[KubernetesOptions]):
         return app_id
 
     def _describe(self, app_id: str) -> AppStatus | None:
+        """The app's status; a FAILED app's surviving Jobs are deleted on the way.
+
+        Plain Jobs fail one by one, so nothing else stops a failed replica's
+        siblings: the first status read after the failure does. When nothing
+        needs stopping this is two API calls; else one more per Job stopped.
+        """
         jobs, pods = self._objects(app_id)
+        status = app_status(jobs, pods)
+        if status is None or status.state != AppState.FAILED:
+            return status
+        going = jobs_to_stop(jobs)
+        if not going:
+            return status
+        from torchrun_core.schedulers.kubernetes_submit import delete_jobs
+
+        target = self.target(app_id)
+        delete_jobs(self.client(target), target, going)
+        self.api_calls += len(going)
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for job in jobs:  # as the next read will see them: being deleted
+            if job["metadata"]["name"] in going:
+                job["metadata"]["deletionTimestamp"] = now
         return app_status(jobs, pods)
 
     def cancel(self, app_id: str) -> None:
         """Delete the app's objects (foreground: pods go first). Idempotent.
 
-        Unlike the base class this also deletes an ended app's objects: a
-        failed replica leaves its siblings running, and cancel stops them.
+        Unlike the base class this also deletes an ended app's objects (its
+        Service, its ended Jobs and pods).
         """
         if self._describe(app_id) is None:
             raise AppNotFoundError(f"no kubernetes app {app_id!r}", app_id=app_id)

@@ -21,6 +21,7 @@ from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus, ReplicaStatus, RoleStatus
 
 JOBSET_INDEX_LABEL = "jobset.sigs.k8s.io/job-index"
+KILLED = "killed: another replica failed"
 _POD_STATES = {
     "Pending": AppState.PENDING,
     "Running": AppState.RUNNING,
@@ -106,6 +107,33 @@ def app_state(states: list[AppState]) -> AppState:
     return AppState.PENDING if AppState.PENDING in states else AppState.SUBMITTED
 
 
+def _mark_killed(roles: dict[tuple[int, str], list[ReplicaStatus]]) -> None:
+    """Report replicas being deleted as FAILED/killed once another replica has failed.
+
+    The status path deletes the surviving Jobs of a failed app (``jobs_to_stop``);
+    while they go they carry a deletionTimestamp, which alone would read CANCELLED
+    and hide the failure.
+    """
+    replicas = [r for rs in roles.values() for r in rs]
+    if not any(r.state == AppState.FAILED for r in replicas):
+        return
+    for rs in roles.values():
+        for i, r in enumerate(rs):
+            if r.state == AppState.CANCELLED:
+                rs[i] = r.model_copy(update={"state": AppState.FAILED, "message": KILLED})
+
+
+def jobs_to_stop(jobs: list[dict[str, Any]]) -> list[str]:
+    """Names of the plain Jobs still going (no end condition, not being deleted)."""
+    return [
+        job["metadata"]["name"]
+        for job in jobs
+        if _condition(job) is None
+        and not job["metadata"].get("deletionTimestamp")
+        and not job["metadata"].get("ownerReferences")  # a JobSet's Jobs: its controller's
+    ]
+
+
 def app_status(jobs: list[dict[str, Any]], pods: list[dict[str, Any]]) -> AppStatus | None:
     """The app's status from its Jobs and Pods; None when it has no Job."""
     if not jobs:
@@ -120,13 +148,17 @@ def app_status(jobs: list[dict[str, Any]], pods: list[dict[str, Any]]) -> AppSta
         replica = replica_status(job, by_job.get(job["metadata"]["name"], []))
         index = int(_labels(job).get(LABEL_ROLE_INDEX, "0"))
         roles.setdefault((index, replica.role), []).append(replica)
+    _mark_killed(roles)
     replicas = [r for rs in roles.values() for r in rs]
     state = app_state([r.state for r in replicas])
     failed = [r for r in replicas if r.state == AppState.FAILED]
     message = ""
     if failed:
-        first = failed[0]
+        killed = [f"{r.role}[{r.id}]" for r in failed if r.message == KILLED]
+        first = next(r for r in failed if r.message != KILLED)  # the cause, not a victim
         message = f"{first.role}[{first.id}] exited with {first.exit_code} {first.message}".strip()
+        if killed:
+            message += f"; stopped {', '.join(killed)}"
     created = [parse_time(j["metadata"].get("creationTimestamp")) for j in jobs]
     return AppStatus(
         state=state,

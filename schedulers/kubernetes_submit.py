@@ -74,3 +74,21 @@ def delete_all(client: Any, target: Target, app_id: str) -> None:
             except ApiException as err:
                 if err.status != 404:
                     raise
+
+
+def delete_jobs(client: Any, target: Target, names: list[str]) -> None:
+    """Delete the named Jobs with foreground propagation (one call each); 404s are fine."""
+    from kubernetes.client import BatchV1Api
+    from kubernetes.client.exceptions import ApiException
+
+    batch = BatchV1Api(client)
+    for name in names:
+        with translated(f"stop Job {name}"):
+            try:
+                batch.delete_namespaced_job(
+                    name, target.namespace, propagation_policy="Foreground",
+                    _preload_content=False,
+                )  # fmt: skip
+            except ApiException as err:
+                if err.status != 404:
+                    raise

@@ -117,3 +117,35 @@ def test_wait_is_woken_by_the_watch(runner: Runner) -> None:
         assert not watcher._broken
     assert sched.describe(app_id).state == AppState.SUCCEEDED
     assert wakes >= 1
+
+
+def test_a_failed_replica_stops_its_siblings(runner: Runner, core_api: Any) -> None:
+    # sh as PID 1 ignores TERM: do not wait 30 s. Host network: the test dockerd has no
+    # bridge, and the kubelet kills (after ~1 s) a pod whose sandbox has no IP, which
+    # would stop the sibling whatever the scheduler does.
+    cfg = {**CFG, "grace_period": 1, "pod_overlay": {"hostNetwork": True}}
+    script = 'if [ "$TORCHRUN_CORE_REPLICA_ID" = 1 ]; then exit 1; fi; sleep 300'
+    handle = runner.run(_sh(script, replicas=2), "kubernetes", cfg)
+    status = runner.wait(handle, timeout=90)
+    assert status.state == AppState.FAILED, status
+    assert status.replica("sh", 1).exit_code == 1
+    assert "stopped sh[0]" in status.message, status  # the read that saw FAILED stopped it
+    app_id = AppHandle.parse(str(handle)).app_id
+    selector = f"{LABEL_APP}={app_id}"
+    from kubernetes import watch
+
+    def live() -> list[str]:
+        pods = core_api.list_namespaced_pod("default", label_selector=selector).items
+        return [p.metadata.name for p in pods if p.status.phase in ("Pending", "Running")]
+
+    # Bounded: the watch ends after 60 s whatever happens; no pod event, no wait.
+    if live():
+        for _ in watch.Watch().stream(
+            core_api.list_namespaced_pod, "default", label_selector=selector, timeout_seconds=60
+        ):
+            if not live():
+                break
+    assert live() == []
+    after = runner.status(handle)
+    assert after.state == AppState.FAILED, after
+    assert after.replica("sh", 1).exit_code == 1

@@ -15,7 +15,7 @@ from torchrun_core.errors import (
 )
 from torchrun_core.schedulers.kubernetes_errors import api_error, translated
 from torchrun_core.schedulers.kubernetes_logs import timed_lines, whole_lines
-from torchrun_core.schedulers.kubernetes_state import app_status
+from torchrun_core.schedulers.kubernetes_state import app_status, jobs_to_stop
 from torchrun_core.specs.state import AppState
 
 APP = "a-1"
@@ -87,6 +87,19 @@ def test_deleting_jobs_are_cancelled() -> None:
     job = _job(0, deletionTimestamp="2026-11-21T20:01:00Z")
     status = app_status([job], [_pod(0, "Running")])
     assert status is not None and status.state == AppState.CANCELLED
+
+
+def test_siblings_of_a_failed_replica_are_stopped_and_reported_killed() -> None:
+    failed, going = _job(1, "Failed"), _job(0)
+    assert jobs_to_stop([failed, going]) == [f"{APP}-w-0"]
+    going["metadata"]["deletionTimestamp"] = "2026-11-21T20:00:05Z"
+    assert jobs_to_stop([failed, going]) == []  # being deleted: not stopped twice
+    status = app_status([going, failed], [_pod(0, "Running"), _pod(1, "Failed", 1)])
+    assert status is not None
+    assert status.state == AppState.FAILED  # not CANCELLED: the failure stays visible
+    assert status.replica("w", 0).state == AppState.FAILED
+    assert status.replica("w", 0).message.startswith("killed")
+    assert status.message == "w[1] exited with 1 Error; stopped w[0]"
 
 
 def _body(status: int, message: str, causes: list[dict[str, str]] | None = None) -> bytes:
