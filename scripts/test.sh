@@ -112,7 +112,8 @@ else
     echo "warning: no docker engine: the docker tests skip (and fail under CI=true)" >&2
 fi
 
-# slurm: a 2-node cluster on this host (munged, slurmctld, two slurmd) reached
+# slurm: a 2-node cluster on this host (munged, slurmctld, two slurmd, and
+# slurmdbd on a private mariadbd for sacct) reached
 # through an sshd on 127.0.0.1 (key-only, an unprivileged test user with a plain
 # shell; scripts/engines/slurm.sh). Its Debian packages are installed when
 # missing. Only a cluster started here is stopped at exit (its EXIT trap runs
@@ -123,6 +124,8 @@ command -v slurmd >/dev/null || [ -x /usr/sbin/slurmd ] || slurm_packages+=(slur
 command -v sbatch >/dev/null || slurm_packages+=(slurm-client)
 [ -x /usr/sbin/munged ] || slurm_packages+=(munge)
 [ -x /usr/sbin/sshd ] || slurm_packages+=(openssh-server)
+[ -x /usr/sbin/slurmdbd ] || slurm_packages+=(slurmdbd)  # with mariadb: sacct
+[ -x /usr/sbin/mariadbd ] || slurm_packages+=(mariadb-server)
 if [ "${#slurm_packages[@]}" -gt 0 ]; then
     section "apt-get install ${slurm_packages[*]}"
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

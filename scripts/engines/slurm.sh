@@ -11,8 +11,10 @@
 # 127.0.0.1 (key-only, one unprivileged user with a plain /bin/sh, so that no
 # login script such as pyenv's slows each command). The sshd sets SLURM_CONF
 # for its sessions, so the Slurm commands over SSH find this cluster's config.
-# No slurmdbd: sacct is not available here (the scheduler reads squeue, and
-# MinJobAge keeps finished jobs there for 10 minutes).
+# When slurmdbd and mariadb-server are installed, it also runs a private
+# mariadbd (own datadir, socket, and a port on 127.0.0.1) and slurmdbd, and
+# registers the cluster, so that `sacct` answers for finished jobs; without
+# them, accounting is off and only squeue (MinJobAge=600) knows finished jobs.
 # `start` is idempotent: a cluster that answers is reused.
 #
 # Printed by start (and status):
@@ -23,7 +25,7 @@
 # Environment:
 #   TORCHRUN_CORE_SLURM_DIR   its directory (default: /tmp/torchrun-core-slurm)
 #   TORCHRUN_CORE_SLURM_USER  the SSH test user (default: trcslurm; created when missing)
-#   TORCHRUN_CORE_SLURM_PORT  first of 4 consecutive TCP ports used (default: 16817)
+#   TORCHRUN_CORE_SLURM_PORT  first of 6 consecutive TCP ports used (default: 16817)
 #   TORCHRUN_CORE_SLURM_WAIT  seconds to wait for each daemon (default: 30)
 set -euo pipefail
 
@@ -35,10 +37,14 @@ CTLD_PORT=$BASE
 NODE1_PORT=$((BASE + 1))
 NODE2_PORT=$((BASE + 2))
 SSH_PORT=$((BASE + 3))
+DBD_PORT=$((BASE + 4))
+DB_PORT=$((BASE + 5))
 CONF=$DIR/slurm.conf
 RUN=$DIR/run
 LOGS=$DIR/log
 SOCK=$DIR/munge/munge.socket
+DB_SOCK=$DIR/db/mariadb.sock
+DB_DATA=$DIR/db/data
 export SLURM_CONF=$CONF
 
 info() {
@@ -92,6 +98,26 @@ make_user() {
     install -m 600 -o "$TUSER" -g "$TUSER" "$DIR/ssh/id_ed25519.pub" "$home/.ssh/authorized_keys"
 }
 
+# Accounting (sacct) needs both slurmdbd and a MariaDB server.
+has_accounting() {
+    [ -x /usr/sbin/slurmdbd ] && [ -x /usr/sbin/mariadbd ] && command -v mariadb-install-db >/dev/null
+}
+
+# The AccountingStorage* lines of slurm.conf: slurmdbd when it can run, else none.
+accounting_conf() {
+    if has_accounting; then
+        echo "AccountingStorageType=accounting_storage/slurmdbd"
+        echo "AccountingStorageHost=127.0.0.1"
+        echo "AccountingStoragePort=$DBD_PORT"
+        # the munge socket for slurmdbd connections (AuthInfo does not cover them)
+        echo "AccountingStoragePass=$SOCK"
+        # sacct shows the comment (torchrun_core's tag) only when it is stored
+        echo "AccountingStoreFlags=job_comment"
+    else
+        echo "AccountingStorageType=accounting_storage/none"
+    fi
+}
+
 write_configs() {
     local host cpus
     host=$(hostname -s)
@@ -124,7 +150,7 @@ KillWait=2
 ReturnToService=2
 MpiDefault=none
 JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
+$(accounting_conf)
 NodeName=node1 NodeHostname=$host NodeAddr=127.0.0.1 Port=$NODE1_PORT CPUs=$cpus RealMemory=1024 State=UNKNOWN
 NodeName=node2 NodeHostname=$host NodeAddr=127.0.0.1 Port=$NODE2_PORT CPUs=$cpus RealMemory=1024 State=UNKNOWN
 PartitionName=debug Nodes=node1,node2 Default=YES MaxTime=INFINITE State=UP
@@ -167,6 +193,7 @@ start() {
         --pid-file="$RUN/munged.pid" --log-file="$LOGS/munged.log" \
         --seed-file="$DIR/munge/munged.seed" </dev/null >/dev/null 2>&1
     wait_for munged "$LOGS/munged.log" test -S "$SOCK"
+    if has_accounting; then start_accounting; fi
     setsid /usr/sbin/slurmctld -i -f "$CONF" </dev/null >/dev/null 2>&1
     wait_for slurmctld "$LOGS/slurmctld.log" timeout 5 sinfo -h
     for node in node1 node2; do
@@ -179,6 +206,61 @@ start() {
     info
 }
 
+# A private mariadbd with the slurm_acct_db database, then slurmdbd, then the
+# cluster registered in it (before slurmctld starts, so that it registers at once).
+start_accounting() {
+    local pass
+    mkdir -p "$DIR/db"
+    chown mysql:mysql "$DIR/db"
+    if [ ! -d "$DB_DATA/mysql" ]; then
+        mariadb-install-db --user=mysql --datadir="$DB_DATA" --skip-test-db \
+            --auth-root-authentication-method=socket >"$LOGS/mariadb-install.log" 2>&1
+    fi
+    setsid /usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$DB_DATA" \
+        --socket="$DB_SOCK" --port="$DB_PORT" --bind-address=127.0.0.1 \
+        --pid-file="$DIR/db/mariadbd.pid" --log-error="$DIR/db/mariadbd.log" \
+        --skip-log-bin </dev/null >/dev/null 2>&1 &
+    wait_for mariadbd "$DIR/db/mariadbd.log" mariadb-admin --no-defaults -S "$DB_SOCK" ping
+    [ -f "$DIR/db/slurm.pass" ] || head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$DIR/db/slurm.pass"
+    chmod 600 "$DIR/db/slurm.pass"
+    pass=$(cat "$DIR/db/slurm.pass")
+    mariadb --no-defaults -S "$DB_SOCK" -u root <<SQL
+CREATE DATABASE IF NOT EXISTS slurm_acct_db;
+CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY '$pass';
+CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY '$pass';
+GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';
+GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';
+SQL
+    # slurmdbd reads slurmdbd.conf beside slurm.conf and refuses one that others
+    # can read or that its SlurmUser (root here) does not own.
+    (
+        umask 077
+        cat >"$DIR/slurmdbd.conf" <<DBD
+AuthType=auth/munge
+AuthInfo=socket=$SOCK
+DbdHost=localhost
+DbdAddr=127.0.0.1
+DbdPort=$DBD_PORT
+SlurmUser=root
+PidFile=$RUN/slurmdbd.pid
+LogFile=$LOGS/slurmdbd.log
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=$DB_PORT
+StorageUser=slurm
+StoragePass=$pass
+StorageLoc=slurm_acct_db
+DBD
+    )
+    chown root:root "$DIR/slurmdbd.conf"
+    chmod 600 "$DIR/slurmdbd.conf"
+    setsid /usr/sbin/slurmdbd </dev/null >/dev/null 2>&1
+    wait_for slurmdbd "$LOGS/slurmdbd.log" timeout 5 sacctmgr -n list cluster
+    if ! timeout 10 sacctmgr -n -P list cluster format=Cluster | grep -qx torchrun-core; then
+        timeout 10 sacctmgr -i add cluster torchrun-core >/dev/null
+    fi
+}
+
 nodes_idle() {
     [ "$(sinfo -h -N -o '%N %t' | grep -cE ' (idle|mix|alloc)$')" -eq 2 ]
 }
@@ -186,7 +268,7 @@ nodes_idle() {
 stop() {
     local name pidfile pid
     for pair in sshd:sshd.pid slurmd:slurmd-node1.pid slurmd:slurmd-node2.pid \
-        slurmctld:slurmctld.pid munged:munged.pid; do
+        slurmctld:slurmctld.pid slurmdbd:slurmdbd.pid mariadbd:../db/mariadbd.pid munged:munged.pid; do
         name=${pair%%:*}
         pidfile=$RUN/${pair#*:}
         if pid=$(alive "$pidfile" "$name"); then

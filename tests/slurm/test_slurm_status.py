@@ -18,13 +18,12 @@ from torchrun_core.specs.state import AppState
 # cluster: het jobs 1+2, 5+6 (cancelled) and 7+8 (failed, exit 3), plain jobs 3
 # (cancelled), 4 (completed), 9 (running).
 SQUEUE = (Path(__file__).parent / "data" / "squeue_22.05.json").read_text()
-# `sacct --parsable2 --noheader -X --format=<SACCT_FIELDS>`, written by hand in the
-# documented format (the test cluster runs no slurmdbd, so none was captured).
-SACCT = (
-    "12|train|COMPLETED|0:0|torchrun_core:s:main=1|/home/u/j|2026-11-21T20:00:00|"
-    "2026-11-21T20:00:05|u|node1\n"
-    "13+0|het|FAILED|2:0|torchrun_core:s:a=1,b=1|/home/u/k|2026-11-21T20:00:00|Unknown|u|node1\n"
-    "13+1|het|COMPLETED|0:0|torchrun_core:s:a=1,b=1|/home/u/k|2026-11-21T20:00:00|Unknown|u|node2\n"
+# `sacct --parsable2 --noheader -X --format=<SACCT_FIELDS>` of Slurm 22.05.8 (slurmdbd
+# on mariadb), captured over SSH from scripts/engines/slurm.sh's cluster: 598 completed,
+# 599 failed (exit 3), het job 600+0/600+1 failed (exit 3), 602 cancelled while pending.
+SACCT = (Path(__file__).parent / "data" / "sacct_22.05.txt").read_text()
+# The same format written by hand, for cases not captured: a signal in ExitCode.
+SACCT_SIGNALLED = (
     "14|x|CANCELLED by 1001|0:15|torchrun_core:s:main=1|/home/u/l|Unknown|Unknown|u|None\n"
     "garbage line\n"
 )
@@ -63,19 +62,30 @@ def test_status_per_role_from_the_comment_tag() -> None:
 
 def test_sacct_parsable2() -> None:
     jobs = {(j.job_id, j.offset): j for j in parse_sacct(SACCT)}
-    assert jobs[("12", 0)].state is AppState.SUCCEEDED
-    assert jobs[("12", 0)].finished_at is not None
-    assert jobs[("13", 0)].exit_code == 2
-    assert jobs[("13", 1)].offset == 1
+    assert jobs[("598", 0)].state is AppState.SUCCEEDED
+    assert jobs[("598", 0)].finished_at is not None
+    assert jobs[("599", 0)].state is AppState.FAILED
+    assert jobs[("599", 0)].exit_code == 3
+    assert jobs[("600", 1)].nodes == "node2"
+    assert jobs[("602", 0)].state is AppState.CANCELLED
+    assert jobs[("602", 0)].comment == "torchrun_core:s:main=1"
+    assert len(jobs) == 5
+
+
+def test_sacct_signal_and_garbage() -> None:
+    jobs = {(j.job_id, j.offset): j for j in parse_sacct(SACCT_SIGNALLED)}
     assert jobs[("14", 0)].state is AppState.CANCELLED
     assert jobs[("14", 0)].exit_code == 128 + 15
-    assert len(jobs) == 4
+    assert len(jobs) == 1
 
 
 def test_sacct_fills_in_jobs_squeue_forgot() -> None:
-    _, by_id = parse_status_output("u\n" + '{"jobs": []}' + SACCT_MARK + "\n" + SACCT)
-    assert app_state(by_id["13"]) is AppState.FAILED
-    assert [j.offset for j in by_id["13"]] == [0, 1]
+    _, by_id = parse_status_output("trcslurm\n" + '{"jobs": []}' + SACCT_MARK + "\n" + SACCT)
+    assert app_state(by_id["600"]) is AppState.FAILED
+    assert [j.offset for j in by_id["600"]] == [0, 1]
+    status = app_status(by_id["599"], "slurm://s/599")
+    assert status.state is AppState.FAILED
+    assert status.replica("main", 0).exit_code == 3
 
 
 def test_status_command_is_one_command_for_many_jobs() -> None:
