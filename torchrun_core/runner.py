@@ -9,45 +9,32 @@ observe-only ``torchrun_core_on_event`` hook, also when it fails.
 
 from __future__ import annotations
 
-import builtins
-import re
-import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 
 from torchrun_core import tracker_env
 from torchrun_core.errors import (
-    AppNotFoundError,
-    InvalidInputError,
     UnknownSchedulerError,
 )
-from torchrun_core.plugins import PluginRegistry, get_registry
-from torchrun_core.run_record import RunEvent, RunRecord, stored_app_json, stored_cfg
+from torchrun_core.run_record import RunRecord, stored_app_json, stored_cfg
+from torchrun_core.runner_bulk import RunnerBulk
 from torchrun_core.runner_calls import (
     ApiCall,
     app_not_found,
     backend_errors,
-    observed,
-    wait_timeout,
 )
-from torchrun_core.runstore import RunStore
-from torchrun_core.scheduler import Scheduler, Stream
-from torchrun_core.scheduler_pool import SchedulerPool
+from torchrun_core.runner_control import MAX_WATCH_S, RunnerControl
+from torchrun_core.runner_queries import RunnerQueries
+from torchrun_core.runner_tracking import RunnerTracking
+from torchrun_core.scheduler import Stream
 from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.dryrun import AppDryRunInfo
 from torchrun_core.specs.handle import AppHandle, parse_handle
-from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus
-from torchrun_core.state_sync import StateSync
 from torchrun_core.workspace import build_workspace
 
-# wait() re-reads the state at least this often, in case a watcher misses an event.
-MAX_WATCH_S = 5.0
-_SESSION_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
-
-class Runner:
+class Runner(RunnerBulk, RunnerTracking, RunnerControl, RunnerQueries):
     """Runs apps on scheduler plugins and records them in a :class:`RunStore`.
 
     Args:
@@ -58,64 +45,6 @@ class Runner:
         tracker_config: tracker name -> config injected into jobs (default:
             the launching process's ``TORCHRUN_CORE_TRACKERS`` env).
     """
-
-    def __init__(
-        self,
-        name: str = "default",
-        *,
-        store: RunStore | None = None,
-        registry: PluginRegistry | None = None,
-        scheduler_params: Mapping[str, Mapping[str, Any]] | None = None,
-        tracker_config: Mapping[str, str | None] | None = None,
-    ) -> None:
-        if not _SESSION_RE.match(name):  # the session is part of every handle
-            raise InvalidInputError(
-                f"invalid runner name {name!r}", hint="use letters, digits, '_', '.' and '-'"
-            )
-        self.name = name
-        self._store = store
-        self._owns_store = store is None
-        self._registry = registry
-        self._schedulers = SchedulerPool(lambda: self.registry, scheduler_params)
-        self._tracker_config = tracker_config
-        self._sync = StateSync(lambda: self.store, self.scheduler)
-
-    def __enter__(self) -> Runner:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"Runner({self.name!r})"
-
-    @property
-    def registry(self) -> PluginRegistry:
-        if self._registry is None:
-            self._registry = get_registry()
-        return self._registry
-
-    @property
-    def store(self) -> RunStore:
-        if self._store is None:
-            self._store = RunStore()
-        return self._store
-
-    # -- plumbing -----------------------------------------------------------
-    def _api(self, api: str, scheduler: str | None = None) -> AbstractContextManager[ApiCall]:
-        return observed(self.registry.fire_event, api, scheduler)
-
-    def scheduler(self, name: str, session: str | None = None) -> Scheduler[Any]:
-        """The scheduler plugin ``name`` for ``session`` (this runner's by default), made once.
-
-        Raises:
-            UnknownSchedulerError: listing the installed schedulers.
-        """
-        return self._schedulers.get(name, session or self.name)
-
-    def _target(self, call: ApiCall, handle: str | AppHandle) -> tuple[AppHandle, Scheduler[Any]]:
-        parsed = call.target(parse_handle(handle))
-        return parsed, self.scheduler(parsed.scheduler, parsed.session)
 
     # -- submission ---------------------------------------------------------
     def dryrun(
@@ -234,35 +163,6 @@ class Runner:
         with self._api("status") as call:
             return self._sync.found(*self._target(call, handle))
 
-    def wait(
-        self, handle: str | AppHandle, timeout: float | None = None, state: AppState | None = None
-    ) -> AppStatus:
-        """Block until the app reaches ``state`` (or a later one) or any terminal state.
-
-        Woken by the scheduler's watcher, so it returns soon after the change.
-
-        Raises:
-            WaitTimeoutError: ``timeout`` seconds passed first.
-            AppNotFoundError: the scheduler does not know the app.
-        """
-        with self._api("wait") as call:
-            parsed, sched = self._target(call, handle)
-            target = None if state is None else AppState(state)
-            deadline = None if timeout is None else time.monotonic() + timeout
-            with ExitStack() as stack:
-                with backend_errors(parsed.scheduler, "watch"):
-                    watcher = stack.enter_context(sched.watch(parsed.app_id))
-                while True:
-                    status = self._sync.found(parsed, sched)
-                    if status.is_terminal or (target is not None and status.state >= target):
-                        return status
-                    left = MAX_WATCH_S if deadline is None else deadline - time.monotonic()
-                    if left <= 0:
-                        raise wait_timeout(parsed, status.state, timeout)
-                    with backend_errors(parsed.scheduler, "watch"):
-                        watcher.wait(min(left, MAX_WATCH_S))
-        raise AssertionError("unreachable")  # pragma: no cover  (mypy: the loop returns)
-
     def describe(self, handle: str | AppHandle) -> RunRecord:
         """Everything known about the app: its record in the store and the scheduler's status.
 
@@ -318,69 +218,6 @@ class Runner:
                 return sched.log_iter(
                     parsed.app_id, role, k, regex, since, until, should_tail, streams, attempt
                 )
-
-    def list(
-        self,
-        scheduler: str | None = None,
-        states: Sequence[AppState] | None = None,
-        since: float | None = None,
-        limit: int | None = None,
-    ) -> builtins.list[RunRecord]:
-        """Recorded runs, newest first, after refreshing every run not yet terminal.
-
-        Runs whose scheduler is uninstalled or unreachable keep their recorded
-        state when listing every scheduler; naming ``scheduler`` raises instead.
-        """
-        with self._api("list", scheduler):
-            refreshed = self._sync.refresh_live(scheduler, since)
-            records = self.store.list(scheduler, states, since, limit)
-            for record in records:
-                record.status = refreshed.get(record.handle)
-            return records
-
-    def events(self, handle: str | AppHandle) -> builtins.list[RunEvent]:
-        """The run's recorded state changes, oldest first.
-
-        Raises:
-            AppNotFoundError: the store has no such run.
-        """
-        with self._api("events") as call:
-            parsed = call.target(parse_handle(handle))
-            found = self.store.events(str(parsed))
-            if not found:
-                raise app_not_found(parsed)
-            return found
-
-    # -- control ------------------------------------------------------------
-    def cancel(self, handle: str | AppHandle) -> None:
-        """Stop the app and record its new state. Cancelling a finished app does nothing.
-
-        Raises:
-            AppNotFoundError: the scheduler does not know the app.
-        """
-        with self._api("cancel") as call:
-            parsed, sched = self._target(call, handle)
-            self._sync.refresh(parsed, sched)  # so that an app that had ended stays so
-            try:
-                with backend_errors(parsed.scheduler, "cancel", parsed):
-                    sched.cancel(parsed.app_id)
-            except AppNotFoundError:
-                if self._sync.found(parsed, sched).is_terminal:
-                    return  # ended, and forgotten by its engine since: nothing to stop
-                raise
-            if self._sync.refresh(parsed, sched) is None:
-                # The engine removed the app as it stopped it (docker removes the
-                # containers): record the cancel, or a later status finds nothing.
-                self.store.record_state(
-                    str(parsed), AppState.CANCELLED, f"cancelled; {parsed.scheduler} removed it"
-                )
-
-    def close(self) -> None:
-        """Close every scheduler this runner made, and the store it opened."""
-        with self._api("close"), ExitStack() as stack:  # close both, even when one raises
-            stack.callback(self._schedulers.close)
-            if self._owns_store and self._store is not None:
-                stack.callback(self._store.close)
 
 
 def get_runner(name: str = "default", **kwargs: Any) -> Runner:
