@@ -25,6 +25,7 @@ from torchrun_core.runner_calls import (
 )
 from torchrun_core.runner_control import MAX_WATCH_S, RunnerControl
 from torchrun_core.runner_queries import RunnerQueries
+from torchrun_core.runner_rerun import RunnerRerun
 from torchrun_core.runner_tracking import RunnerTracking
 from torchrun_core.scheduler import Stream
 from torchrun_core.specs.app import AppDef
@@ -34,7 +35,7 @@ from torchrun_core.specs.status import AppStatus
 from torchrun_core.workspace import build_workspace
 
 
-class Runner(RunnerBulk, RunnerTracking, RunnerControl, RunnerQueries):
+class Runner(RunnerBulk, RunnerRerun, RunnerTracking, RunnerControl, RunnerQueries):
     """Runs apps on scheduler plugins and records them in a :class:`RunStore`.
 
     Args:
