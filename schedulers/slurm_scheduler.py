@@ -9,8 +9,9 @@ leader's). What an app is lives in Slurm: the job's comment carries the tag
 which host an app went to, when that is not the scheduler's default.
 
 Modules: ``slurm_options`` options; ``slurm_script`` the sbatch script;
-``slurm_status`` squeue/sacct parsing; ``slurm_logs`` log lines over SFTP;
-``slurm_workspace`` the workspace sync.
+``slurm_status`` squeue/sacct parsing; ``slurm_app_status`` job records to
+AppStatus; ``slurm_logs`` log lines over SFTP; ``slurm_workspace`` the
+workspace sync.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from typing import Any
 from torchrun_core.errors import BackendError, InvalidInputError, InvalidOptionError
 from torchrun_core.paths import state_dir
 from torchrun_core.scheduler import ListedApp, Scheduler, Stream
+from torchrun_core.schedulers.slurm_app_status import app_state, app_status, job_tag
 from torchrun_core.schedulers.slurm_local_transport import LocalTransport
 from torchrun_core.schedulers.slurm_options import SlurmOptions
 from torchrun_core.schedulers.slurm_script import (
-    RC_KEY,
     SlurmRequest,
     build_request,
     format_request,
@@ -46,8 +47,7 @@ from torchrun_core.schedulers.ssh_transport import (
 )
 from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.dryrun import AppDryRunInfo
-from torchrun_core.specs.state import AppState
-from torchrun_core.specs.status import AppStatus, ReplicaStatus, RoleStatus
+from torchrun_core.specs.status import AppStatus
 
 _CONNECTION_KEYS = (
     "host",
@@ -141,7 +141,7 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
             for app_id, jobs in by_id.items()
             if (not ids or app_id in ids)
             and jobs[0].user == user
-            and _tag(jobs[0])[0] == self.session
+            and job_tag(jobs[0])[0] == self.session
         }
 
     # -- submission -----------------------------------------------------------
@@ -215,7 +215,7 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
         from torchrun_core.schedulers.slurm_logs import LogFollower
 
         jobs = self.jobs([app_id]).get(app_id) or []
-        roles = dict(_tag(jobs[0])[1]) if jobs else {}
+        roles = dict(job_tag(jobs[0])[1]) if jobs else {}
         if role_name not in roles:
             raise InvalidInputError(f"app {app_id} has no role {role_name!r}; roles: {list(roles)}")
         if not 0 <= k < roles[role_name]:
@@ -241,63 +241,3 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
 def _first_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[0][:300] if lines else "(no output)"
-
-
-def _tag(job: SlurmJob) -> tuple[str | None, list[tuple[str, int]]]:
-    """``(session, [(role, replicas), ...])`` from the job's comment tag."""
-    session_roles = job.session()
-    if session_roles is None:
-        return None, []
-    session, _, roles_text = session_roles.partition(":")
-    roles = []
-    for item in filter(None, roles_text.split(",")):
-        name, _, count = item.partition("=")
-        roles.append((name, int(count) if count.isdigit() else 1))
-    return session, roles
-
-
-def role_exit_codes(comment: str) -> dict[str, int]:
-    """``{role: exit code}`` the batch script wrote into the comment (``rc_key=a:0,b:3,``)."""
-    for token in reversed(comment.split()):
-        if token.startswith(f"{RC_KEY}="):
-            pairs = (item.rpartition(":") for item in token[len(RC_KEY) + 1 :].split(","))
-            return {name: int(code) for name, _, code in pairs if name and code.isdigit()}
-    return {}
-
-
-def app_state(jobs: list[SlurmJob]) -> AppState:
-    """The app's state: the leader's (it runs the batch script), CANCELLED if any part was."""
-    if any(j.state is AppState.CANCELLED for j in jobs):
-        return AppState.CANCELLED
-    return jobs[0].state
-
-
-def app_status(jobs: list[SlurmJob], handle: str) -> AppStatus:
-    """AppStatus of one app from its job records (sorted by het offset)."""
-    state = app_state(jobs)
-    leader = jobs[0]
-    by_offset = {j.offset: j for j in jobs}
-    roles = []
-    codes = role_exit_codes(leader.comment)
-    for i, (name, count) in enumerate(_tag(leader)[1]):
-        part = by_offset.get(i, leader)
-        replica_state = state if part.state.is_terminal or state.is_terminal else part.state
-        code = leader.exit_code if replica_state.is_terminal else None
-        if replica_state.is_terminal and state is not AppState.CANCELLED and name in codes:
-            # The script recorded each role's own exit code (last attempt).
-            code = codes[name]
-            replica_state = AppState.SUCCEEDED if code == 0 else AppState.FAILED
-        replicas = [
-            ReplicaStatus(id=k, role=name, state=replica_state, exit_code=code, hostname=part.nodes)
-            for k in range(count)
-        ]
-        roles.append(RoleStatus(role=name, replicas=replicas))
-    return AppStatus(
-        state=state,
-        handle=handle,
-        num_restarts=leader.restarts,
-        message=leader.slurm_state,
-        roles=roles,
-        created_at=leader.submitted_at,
-        finished_at=leader.finished_at if state.is_terminal else None,
-    )

@@ -141,8 +141,12 @@ def _inner_command(role: Role, redact: bool) -> str:
         words.append(f"export {key}={shell_word(shown)};")
     words.append("\n")
     argv = [role.entrypoint, *macros.apply_args(role.args)]
-    words.append("exec " + " ".join(shell_word(a) for a in argv))
-    return " ".join(words).replace(" \n ", "\n")
+    words.append(" ".join(shell_word(a) for a in argv))
+    # Not exec'd: the shell stays to leave this replica's own exit code for
+    # the batch script (srun only reports the largest of its tasks').
+    rc_file = '"$' + JOB_DIR_ENV + '"/' + shell_word(role.name) + '-"$SLURM_PROCID".rc'
+    words.append(f'\nrc=$?; echo "$rc" > {rc_file}; exit "$rc"')
+    return " ".join(words).replace(" \n ", "\n").replace(" \nrc=", "\nrc=")
 
 
 def _srun_line(role: Role, group: int | None, workdir: str, redact: bool) -> str:
@@ -156,13 +160,27 @@ def _srun_line(role: Role, group: int | None, workdir: str, redact: bool) -> str
     )
 
 
-# Each attempt waits for every role's srun and records its exit code; the
-# codes are written into the job's comment (``torchrun_core_rc=a:0,b:3,``) so
-# that status reads them from the same squeue call, with no extra round trip.
+# Each attempt waits for every role's srun and records its exit code and
+# every replica's that was not 0; the codes are written into the job's
+# comment (``torchrun_core_rc=a:3@1=3,b:0,``), so that status reads them
+# from the same squeue call, with no extra round trip.
 _RUN_LOOP = """\
+# record_role ROLE REPLICAS SRUN_CODE: append "ROLE:SRUN_CODE@rank=code...," to
+# $codes, listing each rank whose code was not 0 ("?" for one that left none).
+record_role() {{
+  _entry=$1:$3; _rank=0
+  while [ "$_rank" -lt "$2" ]; do
+    _code='?'; _file="{job_dir}/$1-$_rank.rc"
+    if [ -r "$_file" ]; then read -r _code < "$_file" || _code='?'; fi
+    [ "$_code" = 0 ] || _entry="$_entry@$_rank=$_code"
+    _rank=$((_rank + 1))
+  done
+  codes="$codes$_entry,"
+}}
 attempt=0
 while :; do
   export TORCHRUN_CORE_ATTEMPT=$attempt
+  rm -f "{job_dir}"/*.rc
 {sruns}
   rc=0
   codes=""
@@ -213,13 +231,15 @@ def render_script(
         sruns.append(f"  {srun}\n  pid{i}=$!")
         # Role names are [A-Za-z0-9_.-]: safe inside double quotes.
         waits.append(
-            f'  wait "$pid{i}"; c=$?; codes="${{codes}}{role.name}:$c,"; [ "$c" -eq 0 ] || rc=$c'
+            f'  wait "$pid{i}"; c=$?; record_role {role.name} {role.num_replicas} "$c"; '
+            '[ "$c" -eq 0 ] || rc=$c'
         )
     loop = _RUN_LOOP.format(
         sruns="\n".join(sruns),
         waits="\n".join(waits),
         comment=shlex.quote(_comment(app, options, session)),
         rc_key=RC_KEY,
+        job_dir="$" + JOB_DIR_ENV,
         retries=max(role.max_retries for role in app.roles),
     )
     lines.append(loop)

@@ -125,3 +125,15 @@ def test_each_role_has_its_own_exit_code(runner: Runner) -> None:
     assert status.replica("ok", 0).exit_code == 0
     assert status.replica("bad", 0).state is AppState.FAILED
     assert status.replica("bad", 0).exit_code == 3
+
+
+def test_each_replica_has_its_own_exit_code(runner: Runner) -> None:
+    # srun alone reports the largest code of its tasks: rank 0 must still read 0.
+    role = _sh("main", '[ "$SLURM_PROCID" = 1 ] && exit 3; exit 0', replicas=2)
+    handle = runner.run(_app("ranks", role), "slurm")
+    status = runner.wait(handle, timeout=60)
+    assert status.state is AppState.FAILED
+    assert [(r.state, r.exit_code) for r in status.roles[0].replicas] == [
+        (AppState.SUCCEEDED, 0),
+        (AppState.FAILED, 3),
+    ]

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from torchrun_core.runner import Runner
-from torchrun_core.schedulers.slurm_scheduler import SlurmScheduler, app_status
+from torchrun_core.schedulers.slurm_app_status import app_status
+from torchrun_core.schedulers.slurm_scheduler import SlurmScheduler
 from torchrun_core.specs.app import AppDef, Role
 from torchrun_core.specs.state import AppState
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from torchrun_core.schedulers.slurm_scheduler import app_state, app_status
+from torchrun_core.schedulers.slurm_app_status import app_state, app_status
 from torchrun_core.schedulers.slurm_status import (
     SACCT_MARK,
+    SlurmJob,
     parse_sacct,
     parse_squeue,
     parse_status_output,
@@ -96,8 +97,30 @@ def test_status_command_is_one_command_for_many_jobs() -> None:
 
 
 def test_role_exit_codes_from_the_comment() -> None:
-    from torchrun_core.schedulers.slurm_scheduler import role_exit_codes
+    from torchrun_core.schedulers.slurm_app_status import role_exit_codes
 
     comment = "torchrun_core:s:a=1,b=2 user words torchrun_core_rc=a:0,b:3,"
     assert role_exit_codes(comment) == {"a": 0, "b": 3}
     assert role_exit_codes("torchrun_core:s:a=1") == {}
+
+
+def test_replica_exit_codes_from_the_comment() -> None:
+    from torchrun_core.schedulers.slurm_app_status import role_exits
+
+    exits = role_exits("torchrun_core:s:a=3 torchrun_core_rc=a:137@1=3@2=?,")
+    assert exits["a"].code == 137
+    # rank 0 is unlisted (exited 0), rank 1 wrote 3, rank 2 was killed before writing.
+    assert [exits["a"].replica_code(k) for k in range(3)] == [0, 3, 137]
+
+
+def test_replica_exit_codes_in_the_app_status() -> None:
+    job = SlurmJob(
+        job_id="9", offset=0, slurm_state="FAILED", exit_code=3, name="x",
+        comment="torchrun_core:s:w=2 torchrun_core_rc=w:3@1=3,", work_dir="/j",
+        user="u", nodes="node[1-2]",
+    )  # fmt: skip
+    status = app_status([job], "slurm://s/9")
+    assert [(r.state, r.exit_code) for r in status.roles[0].replicas] == [
+        (AppState.SUCCEEDED, 0),
+        (AppState.FAILED, 3),
+    ]
