@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -240,24 +241,48 @@ class DockerScheduler(Scheduler[DockerOptions]):
         return sorted(out, key=lambda c: c.attempt)
 
     # -- control --------------------------------------------------------------
-    def cancel(self, app_id: str) -> None:
+    def cancel(self, app_id: str, grace_period: float | None = None) -> None:
         """Stop the app's containers (SIGTERM, SIGKILL after the grace period), then
         remove them and its network. A finished app's containers are removed too.
+
+        ``grace_period`` overrides the app's (rounded up to whole seconds, as
+        docker stops take them).
 
         Raises:
             AppNotFoundError: the app has no container left.
         """
         if self.app_dir(app_id) is None or not self._containers(app_id):
             raise AppNotFoundError(f"no docker app {app_id!r}", app_id=app_id)
-        self._cancel(app_id)
+        self._cancel_with_grace(app_id, grace_period)
+
+    def delete(self, app_id: str, grace_period: float | None = None) -> None:
+        """Cancel the app (its containers and network go), then forget its local files.
+
+        Raises:
+            AppNotFoundError: neither a container nor a local file of the app is left.
+        """
+        app_dir = self.app_dir(app_id)
+        if app_dir is None:
+            raise AppNotFoundError(f"no docker app {app_id!r}", app_id=app_id)
+        if self._containers(app_id):
+            self._cancel_with_grace(app_id, grace_period)
+        elif not app_dir.path.exists():
+            raise AppNotFoundError(f"no docker app {app_id!r}", app_id=app_id)
+        app_dir.remove()  # the host file too: nothing is left to look for
 
     def _cancel(self, app_id: str) -> None:
+        self._cancel_with_grace(app_id, None)
+
+    def _cancel_with_grace(self, app_id: str, grace_period: float | None) -> None:
         from torchrun_core.schedulers.docker_launch import remove_app
 
         app_dir = self.app_dir(app_id)
         assert app_dir is not None
         containers = self._containers(app_id)
-        grace = max((int(c["Labels"].get(LABEL_GRACE, 10)) for c in containers), default=10)
+        if grace_period is None:
+            grace = max((int(c["Labels"].get(LABEL_GRACE, 10)) for c in containers), default=10)
+        else:
+            grace = math.ceil(grace_period)
         client, address = self._app_client(app_id)
         app_dir.write(CANCEL_FILE, "")  # status reads say CANCELLED; no retry starts now
         remove_app(client, address, app_id, self.session, grace)

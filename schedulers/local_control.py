@@ -1,4 +1,4 @@
-"""Talk to a running app's supervisor: watch for state changes, ask it to cancel.
+"""Talk to a running app's supervisor: watch for state changes, ask it to cancel; delete.
 
 The supervisor listens on an abstract unix socket (see
 ``local_state.socket_address``). It sends a byte to every connected client
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import socket
 import time
@@ -21,12 +22,14 @@ from contextlib import contextmanager
 from torchrun_core.scheduler import Watcher
 from torchrun_core.schedulers.local_state import (
     TERMINAL,
+    dead_supervisor_lock,
     kill_group,
     proc_start_time,
     read_state,
     settle_state,
     socket_address,
 )
+from torchrun_core.schedulers.local_supervisor_io import cancel_line
 
 
 def connect(app_dir: str) -> socket.socket | None:
@@ -75,15 +78,18 @@ def watch_app(app_dir: str) -> Iterator[Watcher]:
         watcher.close()
 
 
-def request_cancel(app_dir: str, timeout: float) -> bool:
-    """Ask the supervisor to cancel; True once it has finished (closed the socket)."""
+def request_cancel(app_dir: str, timeout: float, grace_period: float | None = None) -> bool:
+    """Ask the supervisor to cancel; True once it has finished (closed the socket).
+
+    ``grace_period`` overrides the app's own for this cancel.
+    """
     sock = connect(app_dir)
     if sock is None:
         return False
     deadline = time.monotonic() + timeout
     with sock:
         try:
-            sock.sendall(b"cancel\n")
+            sock.sendall(cancel_line(grace_period))
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -118,3 +124,25 @@ def force_cancel(app_dir: str) -> None:
         if settled is None or settled["state"] in TERMINAL:
             return
         time.sleep(0.01)
+
+
+def remove_app_files(app_dir: str, log_dir: str | None, timeout: float) -> bool:
+    """Remove an ended app's dir and its log dir, once its supervisor has exited.
+
+    The supervisor lock is held while removing, so that no reader settles
+    (rewrites) the state meanwhile. Returns False, removing nothing, when
+    the supervisor still runs after ``timeout`` s.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with dead_supervisor_lock(app_dir) as dead:
+            if dead:
+                # A log_dir option puts logs in <log_dir>/<app_id>: only that one goes.
+                app_id = os.path.basename(app_dir)
+                if log_dir and os.path.basename(log_dir) == app_id:
+                    shutil.rmtree(log_dir, ignore_errors=True)
+                shutil.rmtree(app_dir, ignore_errors=True)
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)  # the supervisor exits right after its final state write

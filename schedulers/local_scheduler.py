@@ -236,19 +236,46 @@ class LocalScheduler(Scheduler[LocalOptions]):
 
     # -- control -------------------------------------------------------------
     def _cancel(self, app_id: str) -> None:
+        self._cancel_with_grace(app_id, None)
+
+    def _cancel_with_grace(self, app_id: str, grace_period: float | None) -> None:
+        """SIGTERM every replica, SIGKILL after ``grace_period`` s (default: the app's option)."""
         from torchrun_core.schedulers.local_control import force_cancel, request_cancel
 
         app_dir = self.app_dir(app_id)
         state = self._state(app_id)
         if app_dir is None or state is None:
             return
+        grace = float(state["grace_period"]) if grace_period is None else grace_period
         try:
-            if not request_cancel(app_dir, float(state["grace_period"]) + _CANCEL_SLACK_S):
+            if not request_cancel(app_dir, grace + _CANCEL_SLACK_S, grace_period):
                 force_cancel(app_dir)
         except OSError as err:
             raise BackendError(
                 f"cannot cancel local app {app_id}: {err}", app_id=app_id, scheduler=self.name
             ) from None
+
+    def _delete(self, app_id: str) -> None:
+        """Remove the ended app's dir (state, plan, logs) and its log dir, if elsewhere."""
+        from torchrun_core.schedulers.local_control import remove_app_files
+
+        app_dir = self.app_dir(app_id)
+        state = self._state(app_id)
+        if app_dir is None or state is None:
+            return
+        try:
+            removed = remove_app_files(app_dir, state.get("log_dir"), _CANCEL_SLACK_S)
+        except OSError as err:
+            raise BackendError(
+                f"cannot delete local app {app_id}: {err}", app_id=app_id, scheduler=self.name
+            ) from None
+        if not removed:
+            raise BackendError(
+                f"cannot delete local app {app_id}: its supervisor is still running",
+                hint=f"try again; or look at {app_dir}/supervisor.log",
+                app_id=app_id,
+                scheduler=self.name,
+            )
 
 
 def _role_index(state: dict[str, Any], app_id: str, role_name: str) -> int:

@@ -80,6 +80,7 @@ class Supervisor:
         self.base_env = env
         self.identity = {"pid": os.getpid(), "start": proc_start_time(os.getpid())}
         self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        self.grace_period = plan.grace_period  # a cancel may override it
 
     # -- main loop -------------------------------------------------------------
     def run(self) -> None:
@@ -120,8 +121,10 @@ class Supervisor:
                     self.cancel()
             elif key.data == "listen":
                 self.watchers.accept()
-            elif self.watchers.read(key.fileobj):  # type: ignore[arg-type]
-                self.cancel()
+            else:
+                ask = self.watchers.read(key.fileobj)  # type: ignore[arg-type]
+                if ask is not None:
+                    self.cancel(ask.grace_period)
         self._reap()
         self._check_groups()
 
@@ -287,8 +290,14 @@ class Supervisor:
             return r.role.replicas
         return self.replicas
 
-    def cancel(self) -> None:
-        """Stop every replica (SIGTERM, SIGKILL after the grace period); end CANCELLED."""
+    def cancel(self, grace_period: float | None = None) -> None:
+        """Stop every replica (SIGTERM, SIGKILL after the grace period); end CANCELLED.
+
+        ``grace_period`` overrides the plan's for this cancel; once replicas
+        are stopping it can only bring their SIGKILL closer.
+        """
+        if grace_period is not None:
+            self._override_grace(grace_period)
         if self.final is not None:
             return
         self.final = "CANCELLED"
@@ -296,6 +305,16 @@ class Supervisor:
         self.restart.clear()
         self._stop(r for r in self.replicas if r.state == "RUNNING")
         self.dirty = True
+
+    def _override_grace(self, grace_period: float) -> None:
+        if self.final is None:
+            self.grace_period = grace_period
+        else:  # already stopping: a later cancel may hurry, never delay, the kill
+            self.grace_period = min(self.grace_period, grace_period)
+        limit = time.time() + self.grace_period
+        for group in self.groups.values():
+            if not group.killed:
+                group.deadline = min(group.deadline, limit)
 
     # -- stopping --------------------------------------------------------------
     def _stop(self, replicas: Any) -> None:
@@ -308,7 +327,7 @@ class Supervisor:
         assert r.proc is not None
         pgid = r.proc.pid
         if kill_group(pgid, r.pid_start, sig) and pgid not in self.groups:
-            self.groups[pgid] = SignalledGroup(r.pid_start, time.time() + self.plan.grace_period)
+            self.groups[pgid] = SignalledGroup(r.pid_start, time.time() + self.grace_period)
 
     def _check_groups(self) -> None:
         """Forget emptied process groups; SIGKILL those past their grace period."""

@@ -62,6 +62,36 @@ def drain(fd: int, stream: str, logs: AttemptLogWriter) -> None:
         total += len(data)
 
 
+class CancelRequest:
+    """A client's ``cancel [GRACE_SECONDS]`` line: the grace period overrides the app's."""
+
+    __slots__ = ("grace_period",)
+
+    def __init__(self, grace_period: float | None) -> None:
+        self.grace_period = grace_period
+
+
+def cancel_line(grace_period: float | None) -> bytes:
+    """What a client sends to cancel the app, with its grace period if any."""
+    return b"cancel\n" if grace_period is None else f"cancel {grace_period!r}\n".encode()
+
+
+def parse_cancel(data: bytes) -> CancelRequest | None:
+    """The cancel request in ``data``, None without one; a bad grace period means the app's."""
+    for line in data.splitlines():
+        words = line.split()
+        if not words or words[0] != b"cancel":
+            continue
+        try:
+            grace = float(words[1]) if len(words) > 1 else None
+        except ValueError:
+            grace = None
+        if grace is not None and not 0 <= grace < float("inf"):
+            grace = None  # also rejects NaN
+        return CancelRequest(grace)
+    return None
+
+
 class WatcherSockets:
     """The app's listening socket and its connected clients (watchers, cancellers)."""
 
@@ -88,17 +118,17 @@ class WatcherSockets:
             except OSError:
                 self._drop(conn)
 
-    def read(self, conn: socket.socket) -> bool:
-        """Handle what ``conn`` sent; True when it asks to cancel the app."""
+    def read(self, conn: socket.socket) -> CancelRequest | None:
+        """Handle what ``conn`` sent; the cancel it asks for, if it does."""
         try:
             data = conn.recv(256)
         except BlockingIOError:
-            return False
+            return None
         except OSError:
             data = b""
         if not data:
             self._drop(conn)
-        return b"cancel" in data
+        return parse_cancel(data)
 
     def close(self) -> None:
         for conn in [self.listener, *self.clients]:

@@ -14,6 +14,7 @@ from torchrun_core.errors import (
     BackendError,
     InvalidInputError,
     InvalidOptionError,
+    UnexpectedStateError,
     WaitTimeoutError,
 )
 from torchrun_core.runner import Runner, get_runner
@@ -163,8 +164,9 @@ def test_wait_returns_at_the_target_state_or_later(runner: Runner, engine: InMem
     assert runner.wait(handle, timeout=30, state=S.PENDING).state is S.RUNNING
     assert runner.wait(handle, timeout=30, state=S.RUNNING).state is S.RUNNING
     engine.set_state(handle.app_id, S.FAILED)
-    # ending before the awaited state: wait returns the terminal status
-    assert runner.wait(handle, timeout=30, state=S.SUCCEEDED).state is S.FAILED
+    # ending before the awaited state: a typed error (tests/test_runner_control.py)
+    with pytest.raises(UnexpectedStateError):
+        runner.wait(handle, timeout=30, state=S.SUCCEEDED)
 
 
 def test_wait_times_out(runner: Runner, observer: Observer) -> None:

@@ -1,32 +1,77 @@
-"""The Runner's control calls: waiting for an app, and stopping it."""
+"""The Runner's control calls: waiting for an app, stopping apps, and deleting them."""
 
 from __future__ import annotations
 
+import builtins
+import math
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
 
-from torchrun_core.errors import AppNotFoundError
+from torchrun_core.errors import (
+    AppNotFoundError,
+    BackendError,
+    InvalidInputError,
+    UnexpectedStateError,
+    UnknownSchedulerError,
+)
 from torchrun_core.runner_base import RunnerBase
 from torchrun_core.runner_calls import backend_errors, wait_timeout
-from torchrun_core.specs.handle import AppHandle
+from torchrun_core.scheduler import Scheduler
+from torchrun_core.specs.handle import AppHandle, parse_handle
 from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus
+from torchrun_core.state_sync import LIVE_STATES
 
 # wait() re-reads the state at least this often, in case a watcher misses an event.
 MAX_WATCH_S = 5.0
+# cancel_many stops at most this many apps at once by default: each cancel
+# mostly waits (for a grace period, an engine's answer), so threads suffice.
+CANCEL_WORKERS = 8
+
+
+@dataclass
+class ControlOutcome:
+    """What a cancel or delete did to one app.
+
+    Attributes:
+        handle: the app.
+        state: its recorded state afterwards (None once deleted, or unknown).
+        error: why the call failed for this app; None when it worked.
+        note: what the caller should know although it worked (e.g. only the
+            record was deleted).
+    """
+
+    handle: str
+    state: AppState | None = None
+    error: Exception | None = None
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 class RunnerControl(RunnerBase):
-    """``wait`` and ``cancel``."""
+    """``wait``, ``cancel``, ``cancel_many`` and ``delete``."""
 
     def wait(
         self, handle: str | AppHandle, timeout: float | None = None, state: AppState | None = None
     ) -> AppStatus:
-        """Block until the app reaches ``state`` (or a later one) or any terminal state.
+        """Block until the app reaches ``state`` (or a later one), or, without it, until it ends.
 
         Woken by the scheduler's watcher, so it returns soon after the change.
+        RUNNING counts as reached by an app that has SUCCEEDED since; a
+        failure never reaches anything but itself.
 
         Raises:
+            UnexpectedStateError: with ``state``, the app ended without reaching
+                it (FAILED, CANCELLED, or another terminal state than the one
+                awaited); it carries ``handle``, ``state`` (the one it ended
+                in), ``target`` and ``status``.
             WaitTimeoutError: ``timeout`` seconds passed first.
             AppNotFoundError: the scheduler does not know the app.
         """
@@ -39,7 +84,11 @@ class RunnerControl(RunnerBase):
                     watcher = stack.enter_context(sched.watch(parsed.app_id))
                 while True:
                     status = self._sync.found(parsed, sched)
-                    if status.is_terminal or (target is not None and status.state >= target):
+                    if target is not None and reached(status.state, target):
+                        return status
+                    if status.is_terminal:
+                        if target is not None:
+                            raise not_reached(parsed, status, target)
                         return status
                     left = MAX_WATCH_S if deadline is None else deadline - time.monotonic()
                     if left <= 0:
@@ -48,25 +97,196 @@ class RunnerControl(RunnerBase):
                         watcher.wait(min(left, MAX_WATCH_S))
         raise AssertionError("unreachable")  # pragma: no cover  (mypy: the loop returns)
 
-    def cancel(self, handle: str | AppHandle) -> None:
+    def cancel(self, handle: str | AppHandle, grace_period: float | None = None) -> None:
         """Stop the app and record its new state. Cancelling a finished app does nothing.
+
+        ``grace_period`` (seconds between the polite stop and the kill)
+        overrides the app's own for this cancel where the scheduler supports
+        it (local, docker); other schedulers stop the app their usual way.
 
         Raises:
             AppNotFoundError: the scheduler does not know the app.
+            InvalidInputError: ``grace_period`` is negative or not finite.
         """
+        check_grace_period(grace_period)
         with self._api("cancel") as call:
             parsed, sched = self._target(call, handle)
-            self._sync.refresh(parsed, sched)  # so that an app that had ended stays so
-            try:
-                with backend_errors(parsed.scheduler, "cancel", parsed):
+            self._cancel_app(parsed, sched, grace_period)
+
+    def _cancel_app(self, parsed: AppHandle, sched: Scheduler[Any], grace: float | None) -> None:
+        self._sync.refresh(parsed, sched)  # so that an app that had ended stays so
+        try:
+            with backend_errors(parsed.scheduler, "cancel", parsed):
+                if grace is None:  # the one-argument call: plugins overriding cancel() take it
                     sched.cancel(parsed.app_id)
-            except AppNotFoundError:
-                if self._sync.found(parsed, sched).is_terminal:
-                    return  # ended, and forgotten by its engine since: nothing to stop
-                raise
-            if self._sync.refresh(parsed, sched) is None:
-                # The engine removed the app as it stopped it (docker removes the
-                # containers): record the cancel, or a later status finds nothing.
-                self.store.record_state(
-                    str(parsed), AppState.CANCELLED, f"cancelled; {parsed.scheduler} removed it"
+                else:
+                    sched.cancel(parsed.app_id, grace)
+        except AppNotFoundError:
+            if self._sync.found(parsed, sched).is_terminal:
+                return  # ended, and forgotten by its engine since: nothing to stop
+            raise
+        if self._sync.refresh(parsed, sched) is None:
+            # The engine removed the app as it stopped it (docker removes the
+            # containers): record the cancel, or a later status finds nothing.
+            self.store.record_state(
+                str(parsed), AppState.CANCELLED, f"cancelled; {parsed.scheduler} removed it"
+            )
+
+    def cancel_many(
+        self,
+        handles: Sequence[str | AppHandle] | None = None,
+        *,
+        scheduler: str | None = None,
+        states: Sequence[AppState] | None = None,
+        since: float | None = None,
+        every: bool = False,
+        grace_period: float | None = None,
+        max_workers: int = CANCEL_WORKERS,
+        **filters: Any,
+    ) -> builtins.list[ControlOutcome]:
+        """Cancel ``handles``, or the live recorded runs a filter selects, in parallel.
+
+        The filter form (no ``handles``) selects recorded runs not yet
+        terminal: ``scheduler``, ``states`` (intersected with the live
+        states), ``since`` and any other :meth:`RunStore.list` filter in
+        ``filters``. A filter naming nothing would cancel every live run, so
+        it needs ``every=True``. At most ``max_workers`` cancels run at once;
+        one failing does not stop the others.
+
+        Returns:
+            One outcome per app, in the order of ``handles`` (or newest first).
+
+        Raises:
+            InvalidInputError: both handles and a filter, an empty filter
+                without ``every``, or a bad ``grace_period``/``max_workers``.
+        """
+        check_grace_period(grace_period)
+        if max_workers < 1:
+            raise InvalidInputError(f"max_workers must be at least 1, not {max_workers}")
+        with self._api("cancel_many", scheduler):
+            targets = self._cancel_targets(handles, scheduler, states, since, every, filters)
+            if not targets:
+                return []
+            with ThreadPoolExecutor(min(max_workers, len(targets))) as pool:
+                return builtins.list(
+                    pool.map(lambda h: self._cancel_outcome(h, grace_period), targets)
                 )
+
+    def _cancel_targets(
+        self,
+        handles: Sequence[str | AppHandle] | None,
+        scheduler: str | None,
+        states: Sequence[AppState] | None,
+        since: float | None,
+        every: bool,
+        filters: dict[str, Any],
+    ) -> builtins.list[str | AppHandle]:
+        filtered = scheduler is not None or states is not None or since is not None or filters
+        if handles is not None:
+            if filtered or every:
+                raise InvalidInputError(
+                    "cancel either the given handles or the runs a filter selects, not both"
+                )
+            return builtins.list(handles)
+        if not filtered and not every:
+            raise InvalidInputError(
+                "no handle and no filter: that would cancel every live run",
+                hint="name handles or a filter, or say every=True (the CLI's --all)",
+            )
+        live = LIVE_STATES if states is None else [s for s in LIVE_STATES if s in set(states)]
+        if not live:
+            return []
+        records = self.store.list(scheduler=scheduler, states=live, since=since, **filters)
+        return [r.handle for r in records]
+
+    def _cancel_outcome(self, handle: str | AppHandle, grace: float | None) -> ControlOutcome:
+        try:
+            self.cancel(handle, grace)
+        except Exception as err:  # reported per app: the others go on
+            return ControlOutcome(str(handle), error=err)
+        return ControlOutcome(str(handle), state=self.store.state(str(parse_handle(handle))))
+
+    def delete(
+        self, handle: str | AppHandle, grace_period: float | None = None, force: bool = False
+    ) -> ControlOutcome:
+        """Stop the app if it runs, remove what its scheduler keeps of it, then forget its record.
+
+        What the scheduler removes depends on it (local: the app's dir and
+        logs; docker: containers, network and local files). An app its engine
+        has forgotten already only loses its record.
+
+        Args:
+            force: when the scheduler cannot be asked (its plugin is not
+                installed, or its engine fails), forget the record anyway;
+                whatever the engine still runs or keeps is left there, and the
+                outcome's ``note`` says so.
+
+        Raises:
+            AppNotFoundError: neither the store nor the scheduler knows the app.
+            UnknownSchedulerError, BackendError: the scheduler cannot be asked
+                (without ``force``).
+        """
+        check_grace_period(grace_period)
+        with self._api("delete") as call:
+            parsed = call.target(parse_handle(handle))
+            key = str(parsed)
+            known = self.store.get(key) is not None
+            try:
+                self._delete_on_scheduler(parsed, grace_period, known)
+            except (UnknownSchedulerError, BackendError) as err:
+                if not known:
+                    raise
+                if not force:
+                    err.hint = f"to forget its record anyway: torchrun-core delete --force {key}"
+                    raise
+                self.store.delete(key)
+                return ControlOutcome(
+                    key, note=f"forgot the record only; {parsed.scheduler} was not cleaned: {err}"
+                )
+            self.store.delete(key)
+            return ControlOutcome(key)
+
+    def _delete_on_scheduler(self, parsed: AppHandle, grace: float | None, known: bool) -> None:
+        sched = self.scheduler(parsed.scheduler, parsed.session)
+        try:
+            with backend_errors(parsed.scheduler, "delete", parsed):
+                sched.delete(parsed.app_id, grace)
+        except AppNotFoundError:
+            if not known:
+                raise  # neither the engine nor the store knows it
+
+
+def reached(state: AppState, target: AppState) -> bool:
+    """Whether an app in ``state`` has reached ``target`` (or gone past it without failing)."""
+    if state is target:
+        return True
+    if state in (AppState.FAILED, AppState.CANCELLED) or target.is_terminal:
+        return False  # ending badly (or differently) never satisfies the wait
+    return state >= target
+
+
+def not_reached(handle: AppHandle, status: AppStatus, target: AppState) -> UnexpectedStateError:
+    """The error for an app that ended in ``status`` without reaching ``target``."""
+    where = ""
+    failed = [r for rs in status.roles for r in rs.replicas if r.state is AppState.FAILED]
+    if status.state is AppState.FAILED and failed and failed[0].exit_code is not None:
+        where = f": {failed[0].role}/{failed[0].id} exited with {failed[0].exit_code}"
+    detail = f" ({status.message})" if status.message else ""
+    return UnexpectedStateError(
+        f"app {handle} ended {status.state} before reaching {target}{where}{detail}",
+        hint=f"see the logs: torchrun-core log {handle}",
+        handle=str(handle),
+        state=status.state,
+        target=target,
+        status=status,
+    )
+
+
+def check_grace_period(grace_period: float | None) -> None:
+    """Raise InvalidInputError unless ``grace_period`` is None or finite and not negative."""
+    if grace_period is None:
+        return
+    if not isinstance(grace_period, (int, float)) or not math.isfinite(grace_period):
+        raise InvalidInputError(f"grace period must be a number of seconds, not {grace_period!r}")
+    if grace_period < 0:
+        raise InvalidInputError(f"grace period must not be negative, not {grace_period:g} s")

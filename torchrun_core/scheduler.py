@@ -92,7 +92,8 @@ class Scheduler(abc.ABC, Generic[OptionsT]):
 
     Subclasses set ``Options`` to their pydantic options model and implement
     ``_dryrun``, ``_schedule``, ``_describe``, ``_cancel``, ``_log_iter`` and
-    ``_list``.
+    ``_list``; they may override ``_cancel_with_grace`` (a per-cancel grace
+    period) and ``_delete`` (cleaning up after an app).
     """
 
     Options: ClassVar[type[SchedulerOptions]] = SchedulerOptions
@@ -214,8 +215,12 @@ class Scheduler(abc.ABC, Generic[OptionsT]):
         return filter(pattern.search, lines) if pattern else lines
 
     # -- control ------------------------------------------------------------
-    def cancel(self, app_id: str) -> None:
+    def cancel(self, app_id: str, grace_period: float | None = None) -> None:
         """Stop the app. Idempotent: cancelling a finished app does nothing.
+
+        ``grace_period`` (seconds between the polite stop and the kill)
+        overrides the app's own for this cancel, on schedulers that implement
+        :meth:`_cancel_with_grace`; the others stop the app their usual way.
 
         Raises:
             AppNotFoundError: the app id is unknown.
@@ -224,10 +229,41 @@ class Scheduler(abc.ABC, Generic[OptionsT]):
         if status is None:
             raise AppNotFoundError(f"no {self.name} app {app_id!r}", app_id=app_id)
         if not status.state.is_terminal:
-            self._cancel(app_id)
+            if grace_period is None:
+                self._cancel(app_id)
+            else:
+                self._cancel_with_grace(app_id, grace_period)
+
+    def delete(self, app_id: str, grace_period: float | None = None) -> None:
+        """Stop the app if it still runs, then remove what the engine keeps of it.
+
+        What goes depends on the scheduler (see :meth:`_delete`): logs and
+        state files, containers and networks... The run store is not touched.
+
+        Raises:
+            AppNotFoundError: the app id is unknown.
+        """
+        self.cancel(app_id, grace_period)
+        self._delete(app_id)
 
     def close(self) -> None:
         """Release connections and other resources; the default holds none."""
+
+    # -- overridable control hooks --------------------------------------------
+    def _cancel_with_grace(self, app_id: str, grace_period: float) -> None:
+        """Stop a live app, waiting ``grace_period`` s between the polite stop and the kill.
+
+        The default ignores the grace period and calls :meth:`_cancel`, so
+        that plugins written before it keep working.
+        """
+        self._cancel(app_id)
+
+    def _delete(self, app_id: str) -> None:
+        """Remove what the engine keeps of an ended app (called after a cancel).
+
+        The default removes nothing: for engines that keep nothing once an
+        app ended, or whose cancel already removes everything.
+        """
 
     # -- for subclasses -----------------------------------------------------
     def _dryrun_info(
