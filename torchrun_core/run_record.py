@@ -8,7 +8,7 @@ first read.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,8 @@ class RunRecord:
     cfg: dict[str, Any] = field(default_factory=dict)
     status: AppStatus | None = None
     app_json: str | None = field(default=None, repr=False)
+    # The store's row id: with the sort columns it places the record in a listing's order.
+    rowid: int | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def app(self) -> AppDef | None:
@@ -78,6 +80,22 @@ class RunRecord:
             "app": json.loads(self.app_json) if self.app_json is not None else None,
             "status": self.status.model_dump(mode="json") if self.status is not None else None,
         }
+
+
+class RunPage(list[RunRecord]):
+    """One page of a run listing: the records, plus the cursor of the page after it.
+
+    It is a plain list of :class:`RunRecord`, so callers that only want the
+    rows need not know about pages. ``next_cursor`` is None on the last page;
+    otherwise pass it back as ``cursor=`` to read on.
+    """
+
+    def __init__(self, records: Iterable[RunRecord] = (), next_cursor: str | None = None) -> None:
+        super().__init__(records)
+        self.next_cursor = next_cursor
+
+    def __repr__(self) -> str:
+        return f"RunPage({list.__repr__(self)}, next_cursor={self.next_cursor!r})"
 
 
 @dataclass(frozen=True)

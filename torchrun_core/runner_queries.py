@@ -5,11 +5,17 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 
-from torchrun_core.run_record import RunEvent, RunRecord
+from torchrun_core.errors import InvalidInputError
+from torchrun_core.run_query import RunQuery
+from torchrun_core.run_record import RunEvent, RunPage, RunRecord
 from torchrun_core.runner_base import RunnerBase
 from torchrun_core.runner_calls import app_not_found
 from torchrun_core.specs.handle import AppHandle, parse_handle
 from torchrun_core.specs.state import AppState
+from torchrun_core.state_sync import LIVE_STATES
+
+# Rows read from the store per round trip while looking for a state filter's matches.
+_CHUNK_ROWS = 64
 
 
 class RunnerQueries(RunnerBase):
@@ -21,28 +27,100 @@ class RunnerQueries(RunnerBase):
         states: Sequence[AppState] | None = None,
         since: float | None = None,
         limit: int | None = None,
-    ) -> builtins.list[RunRecord]:
-        """Recorded runs, newest first, after refreshing every run not yet terminal.
+        *,
+        until: float | None = None,
+        name: str | None = None,
+        parent: str | AppHandle | None = None,
+        sort: str = "newest",
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Recorded runs matching every filter, one page in ``sort`` order, with fresh states.
 
+        The filters are those of :meth:`RunStore.list
+        <torchrun_core.runstore.RunStore.list>`; ``parent`` may be a handle.
+        Only the runs that can be on the page are asked about: the page's
+        runs not yet terminal, and with ``states``, the live runs before the
+        page's end, whose new state decides whether they belong on it. So a
+        listing costs the same in a store of a hundred or a million runs.
         Runs whose scheduler is uninstalled or unreachable keep their recorded
-        state when listing every scheduler; naming ``scheduler`` raises instead.
+        state when no ``scheduler`` is named; naming it raises instead.
+
+        Returns:
+            A list of records; its ``next_cursor`` gives the next page (None
+            on the last one).
+
+        Raises:
+            InvalidInputError: a negative limit, a malformed cursor, parent
+                handle or name pattern, or an unknown sort.
         """
         with self._api("list", scheduler):
-            refreshed = self._sync.refresh_live(scheduler, since)
-            records = self.store.list(scheduler, states, since, limit)
-            for record in records:
-                record.status = refreshed.get(record.handle)
-            return records
+            if limit is not None and limit < 0:
+                raise InvalidInputError(f"limit must be 0 or more, not {limit}")
+            query = RunQuery.build(
+                scheduler=scheduler, states=states, name=name, since=since, until=until,
+                parent=None if parent is None else str(parse_handle(parent)),
+                sort=sort, cursor=cursor,
+            )  # fmt: skip
+            if query.states is None:  # a state change cannot move a run off this page
+                page = self.store.page(query, limit)
+                self._refresh(page, scheduler)
+                return page
+            return self._fresh_matches(query, limit, scheduler)
 
-    def events(self, handle: str | AppHandle) -> builtins.list[RunEvent]:
-        """The run's recorded state changes, oldest first.
+    def _fresh_matches(self, query: RunQuery, limit: int | None, scheduler: str | None) -> RunPage:
+        """The page of ``query``'s state filter, judged on fresh states.
+
+        The candidates are the runs recorded in a wanted state or still live
+        (a live run may have reached a wanted state since last seen). They are
+        read in sort order and refreshed a slice at a time, a slice never
+        longer than the matches still missing, so no run past the page's end
+        is asked about.
+        """
+        if limit == 0:
+            return RunPage()
+        wanted = set(query.states or ())
+        candidates = query.with_states(sorted(wanted | set(LIVE_STATES)))
+        enough = None if limit is None else limit + 1  # one more tells whether a next page exists
+        found: builtins.list[RunRecord] = []
+        while enough is None or len(found) < enough:
+            chunk = self.store.page(candidates, None if enough is None else _CHUNK_ROWS)
+            rows = builtins.list(chunk)
+            while rows and (enough is None or len(found) < enough):
+                size = len(rows) if enough is None else enough - len(found)
+                batch, rows = rows[:size], rows[size:]
+                self._refresh(batch, scheduler)
+                found += [r for r in batch if r.state in wanted]
+            if chunk.next_cursor is None:
+                break
+            candidates = candidates.starting_after(chunk[-1])
+        if enough is None or len(found) < enough:
+            return RunPage(found)
+        del found[enough - 1 :]
+        return RunPage(found, query.cursor_of(found[-1]))
+
+    def _refresh(self, records: Sequence[RunRecord], scheduler: str | None) -> None:
+        """Ask the schedulers about ``records`` not yet terminal and update them in place."""
+        fresh = self._sync.refresh_live(scheduler, records=records)
+        for record in records:
+            status = fresh.get(record.handle)
+            if status is not None:
+                record.status = status
+                if status.state is not AppState.UNKNOWN:
+                    record.state = status.state
+
+    def events(self, handle: str | AppHandle, after: int | None = None) -> builtins.list[RunEvent]:
+        """The run's recorded state changes, oldest first, each with its sequence number.
+
+        Args:
+            after: only the events with a greater ``seq`` (the last one seen),
+                to read on without repeats.
 
         Raises:
             AppNotFoundError: the store has no such run.
         """
         with self._api("events") as call:
             parsed = call.target(parse_handle(handle))
-            found = self.store.events(str(parsed))
-            if not found:
+            found = self.store.events(str(parsed), after)
+            if not found and self.store.state(str(parsed)) is None:
                 raise app_not_found(parsed)
             return found

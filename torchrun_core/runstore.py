@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from torchrun_core.errors import BackendError
 from torchrun_core.paths import STATE_DIR_ENV, state_dir
-from torchrun_core.run_record import RunEvent, RunRecord
+from torchrun_core.run_query import RUN_COLUMNS, RunQuery
+from torchrun_core.run_record import RunEvent, RunPage, RunRecord
 from torchrun_core.runstore_schema import SCHEMA_VERSION, migrate
 from torchrun_core.specs.state import AppState
 
@@ -31,10 +32,7 @@ if TYPE_CHECKING:
     import sqlite3
 
 DB_NAME = "runs.sqlite"
-_RUN_COLUMNS = (
-    "handle, scheduler, session, app_id, app_name, state, created_at, updated_at, "
-    "parent_run_id, cfg_json, app_json"
-)
+_RUN_COLUMNS = RUN_COLUMNS
 # Connections inherited across fork() must never be used or closed by the
 # child (SQLite forbids it); keeping a reference stops the GC closing them.
 _ABANDONED: list[sqlite3.Connection] = []
@@ -154,7 +152,7 @@ class RunStore:
         cfg_json = json.dumps(cfg or {}, sort_keys=True)
         with self._write() as db:
             db.execute("DELETE FROM runs WHERE handle = ?", (handle,))
-            db.execute(
+            inserted = db.execute(
                 f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (handle, scheduler, session, app_id, app_name, state.value, now, now,
                  parent_run_id, cfg_json, app_json),
@@ -165,7 +163,7 @@ class RunStore:
             )
         return RunRecord(
             handle, scheduler, session, app_id, app_name, state, now, now,
-            parent_run_id, dict(cfg or {}), None, app_json,
+            parent_run_id, dict(cfg or {}), None, app_json, inserted.lastrowid,
         )  # fmt: skip
 
     def record_state(
@@ -239,7 +237,7 @@ class RunStore:
     def get(self, handle: str) -> RunRecord | None:
         """The run recorded under ``handle``, or None."""
         with self._connection() as db:
-            row = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE handle = ?", (handle,))
+            row = db.execute(f"SELECT {_RUN_COLUMNS}, rowid FROM runs WHERE handle = ?", (handle,))
             found = row.fetchone()
         return None if found is None else _record(found)
 
@@ -249,52 +247,70 @@ class RunStore:
         states: Sequence[AppState] | None = None,
         since: float | None = None,
         limit: int | None = None,
-    ) -> builtins.list[RunRecord]:
-        """Runs matching every given filter, newest first.
+        *,
+        until: float | None = None,
+        name: str | None = None,
+        parent: str | None = None,
+        sort: str = "newest",
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Runs matching every given filter, in ``sort`` order, one page at a time.
 
         Args:
             scheduler: only this scheduler's runs.
-            states: only runs whose latest state is one of these.
+            states: only runs whose latest recorded state is one of these.
             since: only runs created at or after this unix time.
-            limit: at most this many runs.
-        """
-        limit = None if limit is None else max(0, limit)
-        values = [None] if states is None else sorted({AppState(s).value for s in states})
-        # One query per state, merged: each walks its own index in created_at
-        # order and stops at ``limit``; an IN (...) list would sort every match.
-        per_state = [self._list_query(scheduler, v, since, limit) for v in values]
-        rows = heapq.merge(*per_state, key=lambda r: (r[6], r[-1]), reverse=True)
-        return [_record(row[:-1]) for row in itertools.islice(rows, limit)]
+            limit: at most this many runs (all by default).
+            until: only runs created before this unix time.
+            name: only runs whose app name matches this ILIKE pattern (see
+                :class:`~torchrun_core.run_query.RunQuery`).
+            parent: only the children of this run (its handle).
+            sort: ``newest`` first (default), ``oldest`` first, or ``name``
+                (A to Z, then oldest first).
+            cursor: start after the page whose ``next_cursor`` this is.
 
-    def _list_query(
-        self, scheduler: str | None, state: str | None, since: float | None, limit: int | None
-    ) -> builtins.list[tuple[Any, ...]]:
-        where: list[str] = []
-        params: list[Any] = []
-        for column, op, value in (
-            ("scheduler", "=", scheduler),
-            ("state", "=", state),
-            ("created_at", ">=", since),
-        ):
-            if value is not None:
-                where.append(f"{column} {op} ?")
-                params.append(value)
-        sql = f"SELECT {_RUN_COLUMNS}, rowid FROM runs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
-        params.append(-1 if limit is None else max(0, limit))
+        Raises:
+            InvalidInputError: a malformed cursor or pattern, or an unknown sort.
+        """
+        query = RunQuery.build(
+            scheduler=scheduler, states=states, name=name, since=since, until=until,
+            parent=parent, sort=sort, cursor=cursor,
+        )  # fmt: skip
+        return self.page(query, limit)
+
+    def page(self, query: RunQuery, limit: int | None = None) -> RunPage:
+        """The first ``limit`` runs of ``query`` and, when more follow, the next page's cursor."""
+        if limit is not None and limit <= 0:
+            return RunPage()
+        fetch = None if limit is None else limit + 1  # one more tells whether a next page exists
+        values = [None] if query.states is None else sorted({s.value for s in query.states})
+        # One query per state, merged: each walks its own index in sort order
+        # and stops at ``fetch``; an IN (...) list would sort every match.
+        per_state = [self._select(*query.sql(v, fetch)) for v in values]
+        rows = heapq.merge(*per_state, key=query.row_key, reverse=query.descending)
+        records = [_record(row) for row in itertools.islice(rows, fetch)]
+        if limit is None or len(records) <= limit:
+            return RunPage(records)
+        del records[limit:]
+        return RunPage(records, query.cursor_of(records[-1]))
+
+    def _select(self, sql: str, params: Sequence[Any]) -> builtins.list[tuple[Any, ...]]:
         with self._connection() as db:
             rows: builtins.list[tuple[Any, ...]] = db.execute(sql, params).fetchall()
         return rows
 
-    def events(self, handle: str) -> builtins.list[RunEvent]:
-        """The run's state events in order (empty for an unknown handle)."""
+    def events(self, handle: str, after: int | None = None) -> builtins.list[RunEvent]:
+        """The run's state events in order (empty for an unknown handle).
+
+        Args:
+            after: only the events whose ``seq`` is greater (to read on from
+                the last event seen).
+        """
         with self._connection() as db:
             rows = db.execute(
                 "SELECT seq, handle, idx, state, at, message FROM events "
-                "WHERE handle = ? ORDER BY idx",
-                (handle,),
+                "WHERE handle = ? AND seq > ? ORDER BY idx",
+                (handle, -1 if after is None else after),
             ).fetchall()
         return [RunEvent(r[0], r[1], r[2], AppState(r[3]), r[4], r[5]) for r in rows]
 
@@ -309,10 +325,13 @@ def _changes(latest: tuple[AppState, float], state: AppState, at: float) -> bool
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
-    (handle, scheduler, session, app_id, app_name, state, created, updated, parent, cfg, app) = row
+    """A record from a row of ``RUN_COLUMNS`` (and optionally its ``rowid``)."""
+    (handle, scheduler, session, app_id, app_name, state, created, updated, parent, cfg, app) = row[
+        :11
+    ]
     return RunRecord(
         handle, scheduler, session, app_id, app_name, AppState(state), created, updated,
-        parent, json.loads(cfg) if cfg else {}, None, app,
+        parent, json.loads(cfg) if cfg else {}, None, app, row[11] if len(row) > 11 else None,
     )  # fmt: skip
 
 

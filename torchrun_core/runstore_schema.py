@@ -48,6 +48,16 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             )""",
         ),
     ),
+    (
+        2,
+        (
+            # list(sort="name") walks this index; list(parent=...) reads children in order.
+            "CREATE INDEX runs_by_name ON runs (app_name, created_at)",
+            "DROP INDEX runs_by_parent",
+            "CREATE INDEX runs_by_parent ON runs (parent_run_id, created_at) "
+            "WHERE parent_run_id IS NOT NULL",
+        ),
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

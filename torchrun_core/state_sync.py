@@ -8,10 +8,11 @@ noticed it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from torchrun_core.errors import InvalidInputError, TorchrunCoreError
+from torchrun_core.run_record import RunRecord
 from torchrun_core.runner_calls import app_not_found, backend_errors
 from torchrun_core.runstore import RunStore
 from torchrun_core.scheduler import Scheduler
@@ -80,17 +81,29 @@ class StateSync:
             handle=str(handle),
         )
 
-    def refresh_live(self, scheduler: str | None, since: float | None) -> dict[str, AppStatus]:
-        """Ask the schedulers about every recorded run not yet terminal; record changes at once.
+    def refresh_live(
+        self,
+        scheduler: str | None,
+        since: float | None = None,
+        *,
+        records: Iterable[RunRecord] | None = None,
+    ) -> dict[str, AppStatus]:
+        """Ask the schedulers about recorded runs not yet terminal; record changes at once.
 
-        A scheduler that is uninstalled or failing is skipped (its runs keep
-        their recorded state) unless ``scheduler`` names it, then it raises.
+        Only the live runs among ``records`` are asked when they are given
+        (say, the rows of one page), else every live run of ``scheduler``
+        created since ``since``. A scheduler that is uninstalled or failing is
+        skipped (its runs keep their recorded state) unless ``scheduler``
+        names it, then it raises. A run its scheduler does not know keeps its
+        recorded state and is left out of the answer.
         """
+        if records is None:
+            records = self._store().list(scheduler, LIVE_STATES, since)
         out: dict[str, AppStatus] = {}
         seen: list[tuple[str, AppState, str | None, float | None]] = []
         broken: set[str] = set()
-        for record in self._store().list(scheduler, LIVE_STATES, since):
-            if record.scheduler in broken:
+        for record in records:
+            if record.state.is_terminal or record.scheduler in broken:
                 continue
             handle = AppHandle(record.scheduler, record.session, record.app_id)
             try:
