@@ -17,6 +17,7 @@ from torchrun_core.specs.macros import APP_ID
 APP_HANDLE_ENV = "TORCHRUN_CORE_APP_HANDLE"
 PARENT_RUN_ID_ENV = "TORCHRUN_CORE_PARENT_RUN_ID"
 TRACKERS_ENV = "TORCHRUN_CORE_TRACKERS"
+DEFAULT_TRACKER = "file"
 _NOT_ENV_CHARS = re.compile(r"[^A-Za-z0-9_]")
 _TRACKER_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -49,23 +50,38 @@ def resolve_trackers(
     """Tracker name -> config for the job.
 
     Without ``config``, the trackers are those the launching process has in
-    ``TORCHRUN_CORE_TRACKERS``; a tracker whose config is None takes it from
-    the launching process's ``TORCHRUN_CORE_TRACKER_<NAME>_CONFIG``.
+    ``TORCHRUN_CORE_TRACKERS`` (set but empty: none); when that variable is
+    not set either, the ``file`` tracker alone, so that ``torchrun-core
+    metrics`` works with no configuration. A tracker whose config is None
+    takes it from the launching process's ``TORCHRUN_CORE_TRACKER_<NAME>_CONFIG``;
+    the ``file`` tracker without one gets the absolute default root
+    (``<state dir>/tracking``). An explicit ``config`` (the config files'
+    ``[trackers.NAME]`` tables) is exactly the trackers used: ``{}`` is none.
 
     Raises:
         InvalidInputError: for a tracker name that cannot go in a comma list.
     """
     env = os.environ if environ is None else environ
     if config is None:
-        names = [n.strip() for n in env.get(TRACKERS_ENV, "").split(",") if n.strip()]
-        config = dict.fromkeys(names)
+        if TRACKERS_ENV not in env:  # nothing configured at all: the default tracker
+            config = {DEFAULT_TRACKER: None}
+        else:  # set, even empty: exactly these ("" means none)
+            names = [n.strip() for n in env[TRACKERS_ENV].split(",") if n.strip()]
+            config = dict.fromkeys(names)
     for name in config:
         if not _TRACKER_NAME.match(name):
             raise InvalidInputError(
                 f"invalid tracker name {name!r}",
                 hint="use letters, digits, '_', '.' and '-'",
             )
-    return {name: value or env.get(tracker_config_env(name)) for name, value in config.items()}
+    out = {name: value or env.get(tracker_config_env(name)) for name, value in config.items()}
+    if DEFAULT_TRACKER in out and not out[DEFAULT_TRACKER]:
+        # The absolute root, so the job writes exactly where `metrics` reads
+        # (the job's own state dir may differ from the launcher's).
+        from torchrun_core.tracking.file_layout import default_root
+
+        out[DEFAULT_TRACKER] = str(default_root())
+    return out
 
 
 def tracker_env(
