@@ -116,7 +116,7 @@ class FileBackend:
         self._write_now({"t": "l", "src": source, "kind": kind, "w": timestamp})
 
     def _write_now(self, record: Mapping[str, Any]) -> None:
-        line = json.dumps(record, default=str) + "\n"
+        line = json.dumps(record, default=str, separators=(",", ":")) + "\n"
         with self._lock:
             self._lines.append(line)
         self.flush()

@@ -15,6 +15,8 @@ from typing import Any
 from torchrun_core.tracking.file_layout import FILE_EXT, run_dir
 from torchrun_core.tracking.records import Checkpoint, MetricPoint, RunData
 
+_WANTED_FOR_PROGRESS = ('{"t":"g"', '{"t":"r"')  # the file backend writes compact JSON
+
 
 def read_records(path: Path) -> list[dict[str, Any]]:
     """The whole records of one process file (JSON objects with a ``t`` key)."""
@@ -109,4 +111,28 @@ def _merge_artifact(
     )
 
 
-__all__ = ["read_records", "read_run"]
+def read_progress(root: Path, handle: str) -> list[MetricPoint]:
+    """The latest progress report per replica and operation, oldest first.
+
+    Cheaper than :func:`read_run` (``wait`` polls it): only the start and
+    progress lines are parsed, found by their fixed prefix.
+    """
+    latest: dict[tuple[str, str], MetricPoint] = {}
+    try:
+        files = sorted(p for p in run_dir(root, handle).iterdir() if p.name.endswith(FILE_EXT))
+    except OSError:
+        return []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        lines = [ln for ln in text.splitlines() if ln.startswith(_WANTED_FOR_PROGRESS)]
+        data = RunData()
+        _merge_file(data, {}, _records_line_by_line("\n".join(lines)))
+        for point in data.progress:
+            latest[(point.source, point.tag)] = point
+    return sorted(latest.values(), key=lambda p: p.timestamp)
+
+
+__all__ = ["read_progress", "read_records", "read_run"]
