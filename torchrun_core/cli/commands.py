@@ -38,6 +38,7 @@ COMMANDS: dict[str, Command] = {
         Command("cancel", "cancel apps"),
         Command("list", "list the apps submitted from this machine"),
         Command("describe", "show an app's spec, options, status and history"),
+        Command("events", "show an app's state history with sequence numbers"),
         Command("rerun", "submit a recorded run again as its child, with overrides"),
         Command("runopts", "show the run options of the schedulers"),
         Command("plugins", "show the loaded plugins, what they provide, and their errors"),
