@@ -41,8 +41,6 @@ COMMANDS: dict[str, Command] = {
         Command("describe", "show an app's spec, options, status and history"),
         Command("metrics", "show the metrics and progress an app reported (file tracker)"),
         Command("checkpoints", "show the checkpoints an app recorded, complete or not"),
-        Command("metrics", "show the metrics and progress an app reported (file tracker)"),
-        Command("checkpoints", "show the checkpoints an app recorded, complete or not"),
         Command("events", "show an app's state history with sequence numbers"),
         Command("rerun", "submit a recorded run again as its child, with overrides"),
         Command("runopts", "show the run options of the schedulers"),
