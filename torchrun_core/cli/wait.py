@@ -47,7 +47,12 @@ def execute(args: argparse.Namespace) -> int:
 
     gc_policy.resume()  # waiting may last for hours
     with get_runner() as runner:
-        status = runner.wait(args.handle, timeout=args.timeout, state=args.state)
+        if not args.json and sys.stderr.isatty():  # a person is watching: show progress
+            from torchrun_core.cli.wait_progress import wait_showing_progress
+
+            status = wait_showing_progress(runner, args.handle, args.timeout, args.state)
+        else:
+            status = runner.wait(args.handle, timeout=args.timeout, state=args.state)
     if args.json:
         print_json(status)
     else:
