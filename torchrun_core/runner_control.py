@@ -139,19 +139,22 @@ class RunnerControl(RunnerBase):
         scheduler: str | None = None,
         states: Sequence[AppState] | None = None,
         since: float | None = None,
+        until: float | None = None,
+        name: str | None = None,
+        parent: str | AppHandle | None = None,
         every: bool = False,
         grace_period: float | None = None,
         max_workers: int = CANCEL_WORKERS,
-        **filters: Any,
     ) -> builtins.list[ControlOutcome]:
         """Cancel ``handles``, or the live recorded runs a filter selects, in parallel.
 
         The filter form (no ``handles``) selects recorded runs not yet
-        terminal: ``scheduler``, ``states`` (intersected with the live
-        states), ``since`` and any other :meth:`RunStore.list` filter in
-        ``filters``. A filter naming nothing would cancel every live run, so
-        it needs ``every=True``. At most ``max_workers`` cancels run at once;
-        one failing does not stop the others.
+        terminal, with the filters of :meth:`list`: ``scheduler``, ``states``
+        (intersected with the live states), ``since``/``until`` (creation
+        time), ``name`` (an ILIKE pattern) and ``parent``. A filter naming
+        nothing would cancel every live run, so it needs ``every=True``. At
+        most ``max_workers`` cancels run at once; one failing does not stop
+        the others.
 
         Returns:
             One outcome per app, in the order of ``handles`` (or newest first).
@@ -163,8 +166,10 @@ class RunnerControl(RunnerBase):
         check_grace_period(grace_period)
         if max_workers < 1:
             raise InvalidInputError(f"max_workers must be at least 1, not {max_workers}")
+        filters: dict[str, Any] = {"scheduler": scheduler, "states": states, "since": since}
+        filters.update(until=until, name=name, parent=parent)
         with self._api("cancel_many", scheduler):
-            targets = self._cancel_targets(handles, scheduler, states, since, every, filters)
+            targets = self._cancel_targets(handles, filters, every)
             if not targets:
                 return []
             with ThreadPoolExecutor(min(max_workers, len(targets))) as pool:
@@ -175,13 +180,10 @@ class RunnerControl(RunnerBase):
     def _cancel_targets(
         self,
         handles: Sequence[str | AppHandle] | None,
-        scheduler: str | None,
-        states: Sequence[AppState] | None,
-        since: float | None,
-        every: bool,
         filters: dict[str, Any],
+        every: bool,
     ) -> builtins.list[str | AppHandle]:
-        filtered = scheduler is not None or states is not None or since is not None or filters
+        filtered = any(v is not None for v in filters.values())
         if handles is not None:
             if filtered or every:
                 raise InvalidInputError(
@@ -193,11 +195,13 @@ class RunnerControl(RunnerBase):
                 "no handle and no filter: that would cancel every live run",
                 hint="name handles or a filter, or say every=True (the CLI's --all)",
             )
-        live = LIVE_STATES if states is None else [s for s in LIVE_STATES if s in set(states)]
+        states = filters.pop("states")
+        live = [s for s in LIVE_STATES if states is None or s in set(states)]
         if not live:
             return []
-        records = self.store.list(scheduler=scheduler, states=live, since=since, **filters)
-        return [r.handle for r in records]
+        if filters["parent"] is not None:  # as list() takes it: a handle, checked
+            filters["parent"] = str(parse_handle(filters["parent"]))
+        return [r.handle for r in self.store.list(states=live, **filters)]
 
     def _cancel_outcome(self, handle: str | AppHandle, grace: float | None) -> ControlOutcome:
         try:
