@@ -110,12 +110,12 @@ def _count(text: str, item: str) -> int:
         ) from None
 
 
-def _resources(items: list[str]) -> dict[str, dict[str, str]]:
-    """``["trainer.memMB=4096", "gpu=1"]`` -> ``{"trainer": {"memMB": "4096"}, "*": {"gpu": "1"}}``.
+def _resources(items: list[str]) -> dict[str, dict[str, int | float | str]]:
+    """``["trainer.memMB=4096", "gpu=1"]`` -> ``{"trainer": {"memMB": 4096}, "*": {"gpu": 1}}``.
 
     Role names may contain dots: the field is what follows the last one.
     """
-    out: dict[str, dict[str, str]] = {}
+    out: dict[str, dict[str, int | float | str]] = {}
     for key, value, item in _pairs(items, "="):
         if key == EVERY_ROLE:  # no "=" at all
             raise InvalidInputError(
@@ -123,5 +123,15 @@ def _resources(items: list[str]) -> dict[str, dict[str, str]]:
                 hint="e.g. --resource trainer.memMB=4096",
             )
         role, _, field = key.rpartition(".")
-        out.setdefault(role or EVERY_ROLE, {})[field] = value
+        out.setdefault(role or EVERY_ROLE, {})[field] = _number_or_text(value)
     return out
+
+
+def _number_or_text(value: str) -> int | float | str:
+    """``"512"`` -> 512: a plain number is a count (MiB, cores); ``"4Gi"`` stays a quantity."""
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
