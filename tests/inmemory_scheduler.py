@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +53,8 @@ class InMemoryEngine:
         self.apps: dict[str, InMemoryApp] = {}
         self.calls: list[tuple[str, str]] = []  # (api, app_id)
         self.failures: dict[str, BaseException] = {}
+        self.hooks: dict[str, Callable[[str], None]] = {}  # api -> called with the app id
+        self.graces: list[tuple[str, float]] = []  # (app_id, grace_period) of each cancel given one
         self.closed = 0
         self._ids = itertools.count(1)
         self._changed = threading.Condition()
@@ -67,6 +69,8 @@ class InMemoryEngine:
 
     def check(self, api: str, app_id: str = "") -> None:
         self.calls.append((api, app_id))
+        if api in self.hooks:
+            self.hooks[api](app_id)
         if api in self.failures:
             raise self.failures[api]
 
@@ -149,6 +153,14 @@ class InMemoryScheduler(Scheduler[InMemoryOptions]):
     def _cancel(self, app_id: str) -> None:
         self.engine.check("cancel", app_id)
         self.engine.set_state(app_id, AppState.CANCELLED, "cancelled by user")
+
+    def _cancel_with_grace(self, app_id: str, grace_period: float) -> None:
+        self.engine.graces.append((app_id, grace_period))
+        self._cancel(app_id)
+
+    def _delete(self, app_id: str) -> None:
+        self.engine.check("delete", app_id)
+        del self.engine.apps[app_id]
 
     def _list(self) -> list[ListedApp]:
         self.engine.check("list")
