@@ -1,0 +1,102 @@
+"""``wait`` on a TTY shows the job's progress; off a TTY it prints nothing extra."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from torchrun_core.cli.wait_progress import describe
+from torchrun_core.tracking.records import MetricPoint
+
+JOB = textwrap.dedent(
+    """
+    import time
+    from torchrun_core.tracking import app_run
+
+    run = app_run()
+    for step in range(1, 31):
+        run.report_progress("epoch", step, 30, "epochs")
+        time.sleep(0.1)
+    """
+)
+
+
+def test_describe_with_and_without_progress() -> None:
+    assert describe("RUNNING", None) == {
+        "description": "RUNNING",
+        "total": None,
+        "completed": 0,
+        "units": "",
+    }
+    point = MetricPoint("train", 3, None, 0.0, "r/0", "progress", 10, "steps")
+    shown = describe("RUNNING", point)
+    assert shown["description"] == "train (RUNNING)"
+    assert (shown["total"], shown["completed"], shown["units"]) == (10, 3, "3/10 steps")
+    unbounded = MetricPoint("read", 7, None, 0.0, "r/0", "progress", None, None)
+    assert describe("RUNNING", unbounded)["units"] == "7/?"
+
+
+def read_all(fd: int, proc: subprocess.Popen[str], limit_s: float = 90) -> bytes:
+    """Everything written to the pty until the process ends (never blocks past ``limit_s``)."""
+    out = b""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: the other side closed
+                break
+            out += chunk
+        elif proc.poll() is not None:
+            break
+    return out
+
+
+def test_wait_on_a_tty_draws_the_progress_bar(tmp_path: Path) -> None:
+    script = tmp_path / "job.py"
+    script.write_text(JOB)
+    run = [sys.executable, "-m", "torchrun_core", "run", "utils.python", "--script", str(script)]
+    ran = subprocess.run(run, capture_output=True, text=True, timeout=60, check=True)
+    handle = ran.stdout.split()[0]
+    leader, follower = pty.openpty()
+    wait = subprocess.Popen(
+        [sys.executable, "-m", "torchrun_core", "wait", handle, "--timeout", "80"],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+    )
+    os.close(follower)
+    try:
+        drawn = read_all(leader, wait).decode(errors="replace")
+        stdout, _ = wait.communicate(timeout=30)
+    finally:
+        os.close(leader)
+    assert wait.returncode == 0
+    assert stdout == f"{handle} SUCCEEDED\n"
+    assert "epoch (RUNNING)" in drawn
+    assert "/30 epochs" in drawn
+
+
+def test_wait_off_a_tty_prints_only_the_result(tmp_path: Path) -> None:
+    script = tmp_path / "job.py"
+    script.write_text(JOB.replace("range(1, 31)", "range(1, 3)"))
+    run = [sys.executable, "-m", "torchrun_core", "run", "utils.python", "--script", str(script)]
+    handle = subprocess.run(run, capture_output=True, text=True, timeout=60, check=True).stdout
+    waited = subprocess.run(
+        [sys.executable, "-m", "torchrun_core", "wait", handle.split()[0], "--timeout", "60"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert (waited.returncode, waited.stderr) == (0, "")
+    assert waited.stdout.endswith("SUCCEEDED\n")
