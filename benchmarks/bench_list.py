@@ -11,6 +11,7 @@ Usage: python benchmarks/bench_list.py [--runs N] [--repeat N]
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import sqlite3
 import sys
@@ -78,6 +79,7 @@ def bench_api(runs: int, repeat: int, parents: list[str]) -> None:
         "states=[CANCELLED] (rare)": {"states": [AppState.CANCELLED]},
         "name='sweep%'": {"name": "sweep%"},
         "name='%big' (ILIKE)": {"name": "%big"},
+        "name='nomatch%' (worst: scans all)": {"name": "nomatch%"},
         f"parent={parents[1].split('/')[-1]}": {"parent": parents[1]},
         "no filter, sort=name": {"sort": "name"},
     }
@@ -85,7 +87,7 @@ def bench_api(runs: int, repeat: int, parents: list[str]) -> None:
         runner.list(limit=1)  # open the store, load the plugins
         for label, kw in cases.items():
             page = runner.list(limit=50, **kw)
-            samples = time_call(lambda kw=kw: runner.list(limit=50, **kw), repeat)
+            samples = time_call(functools.partial(runner.list, limit=50, **kw), repeat)
             report(
                 f"Runner.list {label}, limit 50",
                 f"{median_ms(samples):.1f} ms",

@@ -51,8 +51,10 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
     (
         2,
         (
-            # list(sort="name") walks this index; list(parent=...) reads children in order.
+            # list(sort="name") walks these (the second with a state filter), and
+            # list(parent=...) reads a run's children in creation order.
             "CREATE INDEX runs_by_name ON runs (app_name, created_at)",
+            "CREATE INDEX runs_by_state_name ON runs (state, app_name, created_at)",
             "DROP INDEX runs_by_parent",
             "CREATE INDEX runs_by_parent ON runs (parent_run_id, created_at) "
             "WHERE parent_run_id IS NOT NULL",
