@@ -146,6 +146,8 @@ def test_override_errors_name_the_role_or_field(runner: Runner) -> None:
         runner.rerun(old, resources={"lineage": {"vram": 1}})
     with pytest.raises(SpecError, match=r"roles\[0\]\.num_replicas"):
         runner.rerun(old, replicas={"lineage": 0})
+    with pytest.raises(TypeError, match="replica"):
+        runner.rerun(old, replica={"lineage": 2})  # type: ignore[call-arg]
     assert [r.handle for r in runner.list()] == [str(old)]  # nothing was submitted
 
 

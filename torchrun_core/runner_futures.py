@@ -44,19 +44,21 @@ class RunnerFutures:
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
 
+    # submission
     dryrun = _non_blocking(Runner.dryrun)
     schedule = _non_blocking(Runner.schedule)
     run = _non_blocking(Runner.run)
     dryrun_component = _non_blocking(Runner.dryrun_component)
     run_component = _non_blocking(Runner.run_component)
+
+    # many runs, and runs again
     run_many = _non_blocking(Runner.run_many)
     rerun = _non_blocking(Runner.rerun)
-    status = _non_blocking(Runner.status)
-    wait = _non_blocking(Runner.wait)
-    cancel = _non_blocking(Runner.cancel)
-    describe = _non_blocking(Runner.describe)
-    list = _non_blocking(Runner.list)
-    events = _non_blocking(Runner.events)
+
+    # observation and control
+    status, wait = _non_blocking(Runner.status), _non_blocking(Runner.wait)
+    cancel, describe = _non_blocking(Runner.cancel), _non_blocking(Runner.describe)
+    list, events = _non_blocking(Runner.list), _non_blocking(Runner.events)
 
     def __repr__(self) -> str:
         return f"{self.runner!r}.futures"

@@ -11,7 +11,7 @@ run is recorded as a child of the old one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from torchrun_core import tracker_env
 from torchrun_core.errors import InvalidInputError
@@ -21,6 +21,7 @@ from torchrun_core.specs.handle import AppHandle, parse_handle
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+    from typing_extensions import Unpack
 
     from torchrun_core.runner import Runner
     from torchrun_core.specs.app import AppDef, Role
@@ -35,66 +36,66 @@ RESOURCE_HINT = "Resource fields: cpu, memory_mb (or memMB, memory), gpu, device
 ResourceOverride = Mapping[str, Any]
 
 
+class RerunOverrides(TypedDict, total=False):
+    """What :meth:`RunnerRerun.rerun` may change; every key is optional.
+
+    Keys:
+        scheduler: where to submit it (default: where the old run ran).
+        cfg: scheduler options merged over the recorded ones (on another
+            scheduler, the recorded options are dropped: they are not its).
+        replicas: role name -> number of replicas (``"*"``: every role).
+        resources: role name -> a Resource, or Resource fields merged over
+            the role's (``{"trainer": {"memMB": 4096}}``; ``"*"``: every role).
+        env: env vars set in every role (also the values of secret env vars,
+            which the store keeps only as ``***``).
+    """
+
+    scheduler: str | None
+    cfg: Mapping[str, Any] | None
+    replicas: Mapping[str, int] | None
+    resources: Mapping[str, ResourceOverride | BaseModel] | None
+    env: Mapping[str, str] | None
+
+
+_OVERRIDE_KEYS = frozenset(RerunOverrides.__annotations__)
+
+
 class RunnerRerun(RunnerBase):
     """``rerun``: the recorded AppDef and cfg, with overrides, under a new handle."""
 
-    def rerun(
-        self,
-        handle: str | AppHandle,
-        *,
-        scheduler: str | None = None,
-        cfg: Mapping[str, Any] | None = None,
-        replicas: Mapping[str, int] | None = None,
-        resources: Mapping[str, ResourceOverride | BaseModel] | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> AppHandle:
+    def rerun(self, handle: str | AppHandle, /, **overrides: Unpack[RerunOverrides]) -> AppHandle:
         """Submit run ``handle`` again, as a child of it; returns the new handle.
 
-        Args:
-            handle: a run recorded in the run store.
-            scheduler: where to submit it (default: where the old run ran).
-            cfg: scheduler options merged over the recorded ones (on another
-                scheduler, the recorded options are dropped: they are not its).
-            replicas: role name -> number of replicas (``"*"``: every role).
-            resources: role name -> a Resource, or Resource fields merged over
-                the role's (``{"trainer": {"memMB": 4096}}``; ``"*"``: every role).
-            env: env vars set in every role (also the values of secret env
-                vars, which the store keeps only as ``***``).
+        ``overrides`` are ``scheduler``, ``cfg``, ``replicas``, ``resources``
+        and ``env``: see :class:`RerunOverrides`.
 
         Raises:
             AppNotFoundError: the run store does not know ``handle``.
             InvalidInputError: the run has no recorded spec, an override names
                 an unknown role, or a secret value is missing.
             SpecError: an override makes the spec invalid (a bad resource field).
+            TypeError: an unknown override.
         """
-        with self._api("rerun", scheduler) as call:
-            info = self._rerun_dryrun(call, handle, scheduler, cfg, replicas, resources, env)
+        with self._api("rerun", overrides.get("scheduler")) as call:
+            info = self._rerun_dryrun(call, handle, overrides)
             return cast("Runner", self)._schedule(call, info)
 
     def dryrun_rerun(
-        self,
-        handle: str | AppHandle,
-        *,
-        scheduler: str | None = None,
-        cfg: Mapping[str, Any] | None = None,
-        replicas: Mapping[str, int] | None = None,
-        resources: Mapping[str, ResourceOverride | BaseModel] | None = None,
-        env: Mapping[str, str] | None = None,
+        self, handle: str | AppHandle, /, **overrides: Unpack[RerunOverrides]
     ) -> AppDryRunInfo[Any]:
         """What :meth:`rerun` would submit, for ``schedule``; takes the same arguments."""
-        with self._api("dryrun_rerun", scheduler) as call:
-            return self._rerun_dryrun(call, handle, scheduler, cfg, replicas, resources, env)
+        with self._api("dryrun_rerun", overrides.get("scheduler")) as call:
+            return self._rerun_dryrun(call, handle, overrides)
 
     def _rerun_dryrun(
-        self,
-        call: ApiCall,
-        handle: str | AppHandle,
-        scheduler: str | None,
-        cfg: Mapping[str, Any] | None,
-        replicas: Mapping[str, int] | None,
-        resources: Mapping[str, ResourceOverride | BaseModel] | None,
-        env: Mapping[str, str] | None,
+        self, call: ApiCall, handle: str | AppHandle, overrides: RerunOverrides
     ) -> AppDryRunInfo[Any]:
+        unknown = sorted(overrides.keys() - _OVERRIDE_KEYS)
+        if unknown:  # **overrides accepts any keyword: refuse a typo as a signature would
+            raise TypeError(
+                f"rerun() got unexpected keyword argument(s) {', '.join(unknown)}; "
+                f"it takes {', '.join(sorted(_OVERRIDE_KEYS))}"
+            )
         parsed = call.target(parse_handle(handle))
         record = self.store.get(str(parsed))
         if record is None:
@@ -106,12 +107,18 @@ class RunnerRerun(RunnerBase):
                 hint="only runs submitted through torchrun_core (run, Runner.run) can be",
                 handle=str(parsed),
             )
-        target = scheduler or record.scheduler
+        target = overrides.get("scheduler") or record.scheduler
         # The recorded options are the old scheduler's: another scheduler would reject them.
-        new_cfg = {**(record.cfg if target == record.scheduler else {}), **(cfg or {})}
+        new_cfg = {
+            **(record.cfg if target == record.scheduler else {}),
+            **(overrides.get("cfg") or {}),
+        }
         _check_no_redacted(parsed, "scheduler option", new_cfg, "--cfg KEY=VALUE")
         app = apply_overrides(
-            without_tracker_env(app), replicas=replicas, resources=resources, env=env
+            without_tracker_env(app),
+            replicas=overrides.get("replicas"),
+            resources=overrides.get("resources"),
+            env=overrides.get("env"),
         )
         _check_no_redacted(parsed, "env var", _secret_env(app), "--env KEY=VALUE")
         return cast("Runner", self)._dryrun(app, target, new_cfg, str(parsed))

@@ -9,10 +9,13 @@ line of stdout.
 from __future__ import annotations
 
 import argparse
-import sys
+from typing import TYPE_CHECKING
 
-from torchrun_core.cli.app_target import add_scheduler_arguments, parse_cfg, print_dryrun
+from torchrun_core.cli.app_target import add_scheduler_arguments, parse_cfg
 from torchrun_core.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from torchrun_core.runner_rerun import RerunOverrides
 
 EVERY_ROLE = "*"  # the same as torchrun_core.runner_rerun.EVERY_ROLE, without importing it
 
@@ -52,10 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from torchrun_core.cli.run import submit_dryrun
     from torchrun_core.config import load_config
     from torchrun_core.runner import get_runner
 
-    overrides = {
+    overrides: RerunOverrides = {
         "scheduler": args.scheduler,
         "cfg": parse_cfg(args.cfg),
         "replicas": {role: _count(n, item) for role, n, item in _pairs(args.replicas, "=")},
@@ -64,16 +68,7 @@ def execute(args: argparse.Namespace) -> int:
     }
     with get_runner(tracker_config=load_config().tracker_config()) as runner:
         info = runner.dryrun_rerun(args.handle, **overrides)
-        if args.dryrun:
-            print_dryrun(info, args.json)
-            return 0
-        handle = str(runner.schedule(info))
-        if not args.wait:
-            sys.stdout.write(f"{handle}\n")
-            return 0
-        from torchrun_core.cli.run import _wait_and_stream
-
-        return _wait_and_stream(runner, handle, info)
+        return submit_dryrun(runner, info, args)
 
 
 def _pairs(items: list[str], sep: str) -> list[tuple[str, str, str]]:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from torchrun_core.specs.dryrun import AppDryRunInfo
 
 # Re-exported: they lived here first.
-__all__ = ["add_arguments", "execute", "is_app_file", "parse_cfg"]
+__all__ = ["add_arguments", "execute", "is_app_file", "parse_cfg", "submit_dryrun"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,14 +62,22 @@ def execute(args: argparse.Namespace) -> int:
             info = dryrun_target(runner, args)
         except ComponentHelpRequested as help_request:
             return print_component_help(help_request)
-        if args.dryrun:
-            print_dryrun(info, args.json)
-            return 0
-        handle = str(runner.schedule(info))
-        if not args.wait:
-            sys.stdout.write(f"{handle}\n")
-            return 0
-        return _wait_and_stream(runner, handle, info)
+        return submit_dryrun(runner, info, args)
+
+
+def submit_dryrun(runner: Runner, info: AppDryRunInfo[Any], args: argparse.Namespace) -> int:
+    """Print ``info`` (``--dryrun``), or schedule it and print the handle (``--wait``: stream too).
+
+    Shared with ``rerun``, which takes the same ``--dryrun``, ``--json`` and ``--wait``.
+    """
+    if args.dryrun:
+        print_dryrun(info, args.json)
+        return 0
+    handle = str(runner.schedule(info))
+    if not args.wait:
+        sys.stdout.write(f"{handle}\n")
+        return 0
+    return _wait_and_stream(runner, handle, info)
 
 
 def _wait_and_stream(runner: Runner, handle: str, info: AppDryRunInfo[Any]) -> int:
