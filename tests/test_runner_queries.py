@@ -105,6 +105,7 @@ def test_list_filters_and_sorts(runner: Runner) -> None:
     assert runner.list(name="tra") == []
     assert runner.list(until=runner.describe(parent).created_at) == []
     assert runner.list(limit=0) == [] and runner.list(limit=0, states=[S.SUBMITTED]) == []
+    assert runner.list(states=[]) == []
 
 
 def test_bad_list_arguments_are_invalid_input(runner: Runner) -> None:

@@ -76,9 +76,9 @@ class RunnerQueries(RunnerBase):
         longer than the matches still missing, so no run past the page's end
         is asked about.
         """
-        if limit == 0:
-            return RunPage()
         wanted = set(query.states or ())
+        if limit == 0 or not wanted:
+            return RunPage()
         candidates = query.with_states(sorted(wanted | set(LIVE_STATES)))
         enough = None if limit is None else limit + 1  # one more tells whether a next page exists
         found: builtins.list[RunRecord] = []
