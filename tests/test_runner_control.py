@@ -73,8 +73,8 @@ def test_wait_raises_when_the_app_ends_without_reaching_the_state(
     engine.set_state(handle.app_id, ended, "boom")
     with pytest.raises(UnexpectedStateError) as info:
         runner.wait(handle, timeout=30, state=target)
-    err: Any = info.value
-    assert isinstance(err, AppError) and err.exit_code == 1
+    assert isinstance(info.value, AppError) and info.value.exit_code == 1
+    err: Any = info.value  # the context attributes
     assert (err.handle, err.state, err.target) == (str(handle), ended, target)
     assert err.status.state is ended
     assert str(err) == f"app {handle} ended {ended} before reaching {target} (boom)"
