@@ -243,7 +243,10 @@ class Scheduler(abc.ABC, Generic[OptionsT]):
         Raises:
             AppNotFoundError: the app id is unknown.
         """
-        self.cancel(app_id, grace_period)
+        if grace_period is None:  # the one-argument call suits plugins that override cancel()
+            self.cancel(app_id)
+        else:
+            self.cancel(app_id, grace_period)
         self._delete(app_id)
 
     def close(self) -> None:
