@@ -14,7 +14,7 @@ from torchrun_core.specs.handle import AppHandle, parse_handle
 from torchrun_core.specs.state import AppState
 from torchrun_core.state_sync import LIVE_STATES
 
-# Rows read from the store per round trip while looking for a state filter's matches.
+# Rows read from the store per round trip (at least) while looking for a state filter's matches.
 _CHUNK_ROWS = 64
 
 
@@ -73,8 +73,9 @@ class RunnerQueries(RunnerBase):
         The candidates are the runs recorded in a wanted state or still live
         (a live run may have reached a wanted state since last seen). They are
         read in sort order and refreshed a slice at a time, a slice never
-        longer than the matches still missing, so no run past the page's end
-        is asked about.
+        longer than the matches still missing, so no run after the first
+        match past the page (which says whether a next page exists) is asked
+        about.
         """
         wanted = set(query.states or ())
         if limit == 0 or not wanted:
@@ -83,7 +84,8 @@ class RunnerQueries(RunnerBase):
         enough = None if limit is None else limit + 1  # one more tells whether a next page exists
         found: builtins.list[RunRecord] = []
         while enough is None or len(found) < enough:
-            chunk = self.store.page(candidates, None if enough is None else _CHUNK_ROWS)
+            missing = None if enough is None else max(_CHUNK_ROWS, enough - len(found))
+            chunk = self.store.page(candidates, missing)
             rows = builtins.list(chunk)
             while rows and (enough is None or len(found) < enough):
                 size = len(rows) if enough is None else enough - len(found)
