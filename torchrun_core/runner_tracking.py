@@ -8,18 +8,14 @@ default root. Other trackers (MLflow...) are read with their own tools.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from torchrun_core.runner_base import RunnerBase
-from torchrun_core.runner_calls import app_not_found
 from torchrun_core.specs.handle import AppHandle, parse_handle
+from torchrun_core.tracking import run_lookup
 
 if TYPE_CHECKING:
     from torchrun_core.tracking.records import Checkpoint, MetricPoint, RunData
-
-_FILE_CONFIG_ENV = "TORCHRUN_CORE_TRACKER_FILE_CONFIG"
 
 
 class RunnerTracking(RunnerBase):
@@ -44,13 +40,8 @@ class RunnerTracking(RunnerBase):
             AppNotFoundError: the run store does not know the app.
         """
         with self._api("metrics") as call:
-            data = self._tracked(call.target(parse_handle(handle)))
-            points = data.metrics + (data.progress if progress else [])
-            if tag is not None:
-                points = [p for p in points if p.tag == tag]
-            if step is not None:
-                points = [p for p in points if p.step == step]
-            return points
+            data = run_lookup.read_tracked(self.store, call.target(parse_handle(handle)))
+            return run_lookup.select_metrics(data, tag, step, progress)
 
     def progress(self, handle: str | AppHandle) -> list[MetricPoint]:
         """The latest progress report of each replica and operation, oldest first.
@@ -62,7 +53,7 @@ class RunnerTracking(RunnerBase):
 
         with self._api("progress") as call:
             parsed = call.target(parse_handle(handle))
-            return read_progress(self._file_root(parsed), str(parsed))
+            return read_progress(run_lookup.file_root(self.store, parsed), str(parsed))
 
     def checkpoints(self, handle: str | AppHandle) -> list[Checkpoint]:
         """The checkpoints the job recorded, by global step, each complete or not.
@@ -71,43 +62,17 @@ class RunnerTracking(RunnerBase):
             AppNotFoundError: the run store does not know the app.
         """
         with self._api("checkpoints") as call:
-            return self._tracked(call.target(parse_handle(handle))).checkpoints
+            return run_lookup.read_tracked(
+                self.store, call.target(parse_handle(handle))
+            ).checkpoints
 
     def tracked(self, handle: str | AppHandle) -> RunData:
-        """Everything the ``file`` tracker holds for the run: metrics, progress,
-        checkpoints, other artifacts, params and lineage sources.
+        """Everything the ``file`` tracker holds for the run.
+
+        Metrics, progress, checkpoints, other artifacts, params and lineage sources.
 
         Raises:
             AppNotFoundError: the run store does not know the app.
         """
         with self._api("tracked") as call:
-            return self._tracked(call.target(parse_handle(handle)))
-
-    def _tracked(self, parsed: AppHandle) -> RunData:
-        from torchrun_core.tracking.file_reader import read_run
-
-        return read_run(self._file_root(parsed), str(parsed))
-
-    def _file_root(self, parsed: AppHandle) -> Path:
-        """The ``file`` tracker root the run was launched with."""
-        from torchrun_core.tracking.file_layout import root_of
-
-        record = self.store.get(str(parsed))
-        if record is None:
-            raise app_not_found(parsed)
-        return root_of(_recorded_file_config(record.app_json))
-
-
-def _recorded_file_config(app_json: str | None) -> str | None:
-    """``TORCHRUN_CORE_TRACKER_FILE_CONFIG`` of the stored AppDef (plain JSON: no pydantic)."""
-    if not app_json:
-        return None
-    try:
-        roles: list[dict[str, Any]] = json.loads(app_json).get("roles") or []
-    except (ValueError, AttributeError):
-        return None
-    for role in roles:
-        value = (role.get("env") or {}).get(_FILE_CONFIG_ENV)
-        if value:
-            return str(value)
-    return None
+            return run_lookup.read_tracked(self.store, call.target(parse_handle(handle)))

@@ -14,10 +14,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from torchrun_core.runner import get_runner
+    # The run store and the files directly, as `metrics` does (no Runner: no pydantic).
+    from torchrun_core.runstore import RunStore
+    from torchrun_core.specs.handle import parse_handle
+    from torchrun_core.tracking.run_lookup import read_tracked
 
-    with get_runner() as runner:
-        checkpoints = runner.checkpoints(args.handle)
+    store = RunStore()
+    try:
+        checkpoints = read_tracked(store, parse_handle(args.handle)).checkpoints
+    finally:
+        store.close()
     if args.json:
         print_json(checkpoints)
         return 0

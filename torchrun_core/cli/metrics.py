@@ -1,18 +1,20 @@
 """Show the metrics and progress a job reported through the ``file`` tracker.
 
 Metrics come first, by tag then step; the latest progress report of each
-replica and operation follows. Printing 100,000 points is one write of a
-pre-formatted table, so it stays well under a second.
+replica and operation follows. For speed this reads the run store and the
+files directly (no Runner, so no pydantic import and no ``on_event``
+observation) and prints the table with one write.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from torchrun_core.cli.output import add_json_flag, print_json
+from torchrun_core.cli.output import add_json_flag
 
 if TYPE_CHECKING:
     from torchrun_core.tracking.records import MetricPoint
@@ -28,12 +30,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from torchrun_core.runner import get_runner
+    from torchrun_core.runstore import RunStore
+    from torchrun_core.specs.handle import parse_handle
+    from torchrun_core.tracking.run_lookup import read_tracked, select_metrics
 
-    with get_runner() as runner:
-        points = runner.metrics(args.handle, tag=args.tag, step=args.step)
-    if args.json:
-        print_json(points)
+    store = RunStore()
+    try:
+        data = read_tracked(store, parse_handle(args.handle))
+    finally:
+        store.close()
+    points = select_metrics(data, args.tag, args.step)
+    if args.json:  # one point per line: a JSON array that also greps well
+        lines = ",\n".join(json.dumps(p.to_dict()) for p in points)
+        sys.stdout.write(f"[\n{lines}\n]\n" if points else "[]\n")
         return 0
     metrics = [p for p in points if p.kind == "metric"]
     progress = _latest_progress([p for p in points if p.kind == "progress"])
@@ -55,13 +64,12 @@ def _latest_progress(points: Sequence[MetricPoint]) -> list[MetricPoint]:
 
 
 def _columns(headers: Sequence[str], columns: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns separated by two spaces, built column-wise (fast for 100k rows)."""
-    padded = []
-    for header, cells in zip(headers[:-1], columns[:-1], strict=True):
-        width = max(len(header), max(map(len, cells), default=0))
-        padded.append([header.ljust(width), *(c.ljust(width) for c in cells)])
-    padded.append([headers[-1], *columns[-1]])
-    return "\n".join("  ".join(row).rstrip() for row in zip(*padded, strict=True))
+    """Left-aligned columns separated by two spaces, one format per row (fast for 100k rows)."""
+    pairs = zip(headers, columns, strict=True)
+    widths = [max(len(h), max(map(len, c), default=0)) for h, c in pairs]
+    row_format = "  ".join(f"{{:<{w}}}" for w in widths[:-1]) + "  {}"
+    rows = [row_format.format(*headers), *map(row_format.format, *columns)]
+    return "\n".join(rows)
 
 
 def _metric_table(points: Sequence[MetricPoint]) -> str:
