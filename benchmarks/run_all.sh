@@ -24,6 +24,7 @@ cd /tmp
 "$PY" "$ROOT/benchmarks/bench_startup.py" "${extra[@]}"
 "$PY" "$ROOT/benchmarks/bench_runner.py"
 "$PY" "$ROOT/benchmarks/bench_list.py"
+"$PY" "$ROOT/benchmarks/bench_tracking.py"
 "$PY" "$ROOT/benchmarks/bench_components.py" "${extra[@]}"
 "$BENCH_VENV/bin/pip" install --quiet "docker>=7" && "$PY" "$ROOT/benchmarks/bench_docker.py" # skips its daemon figures without a daemon
 "$BENCH_VENV/bin/pip" install --quiet "kubernetes>=28" && "$PY" "$ROOT/benchmarks/bench_kubernetes.py" # skips its cluster figures without a cluster
