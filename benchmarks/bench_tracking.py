@@ -57,7 +57,8 @@ def bench_read(points: int, repeat: int) -> None:
     """``Runner.metrics`` and ``torchrun-core metrics`` over a real local job's points."""
     with isolated_state_dir(), get_runner() as runner:
         code = JOB.format(n=points)
-        app = AppDef(name="log", roles=[Role(name="r", entrypoint=sys.executable, args=["-c", code])])
+        role = Role(name="r", entrypoint=sys.executable, args=["-c", code])
+        app = AppDef(name="log", roles=[role])
         handle = str(runner.run(app, "local"))
         status = runner.wait(handle, timeout=300)
         assert status.state.value == "SUCCEEDED", status
@@ -70,9 +71,10 @@ def bench_read(points: int, repeat: int) -> None:
         ]  # fmt: skip
         text = time_command(argv, repeat, env=dict(os.environ))
         as_json = time_command([*argv, "--json"], repeat, env=dict(os.environ))
-    report(f"Runner.metrics() of {points:,} points", f"{median_ms(api):.0f} ms", "<= 500 ms")
-    report(f"torchrun-core metrics ({points:,} points, table)", f"{median_ms(text):.0f} ms", "<= 500 ms")
-    report(f"torchrun-core metrics --json ({points:,} points)", f"{median_ms(as_json):.0f} ms", "-")
+    shown = f"{points:,} points"
+    report(f"Runner.metrics() of {shown}", f"{median_ms(api):.0f} ms", "<= 500 ms")
+    report(f"torchrun-core metrics ({shown}, table)", f"{median_ms(text):.0f} ms", "<= 500 ms")
+    report(f"torchrun-core metrics --json ({shown})", f"{median_ms(as_json):.0f} ms", "-")
 
 
 def main() -> None:

@@ -174,7 +174,7 @@ def test_numbers_with_float_and_index_are_accepted(registry: PluginRegistry) -> 
 
     run = AppRun.from_env(job_env("rec-a"), registry)
     run.log_metric("a", Fraction(1, 4), step=Step())  # type: ignore[arg-type]
-    run.log_metric("b", Decimal("0.5"))
+    run.log_metric("b", Decimal("0.5"))  # type: ignore[arg-type]
     logged = [args[:3] for method, args in made["rec-a"].calls if method == "log_metric"]
     assert logged == [("a", 0.25, 7), ("b", 0.5, None)]
 
