@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from cli.cli_process import run_cli
 
 from torchrun_core.errors import AppNotFoundError
 from torchrun_core.runner import Runner
@@ -35,15 +35,7 @@ JOB = textwrap.dedent(
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "torchrun_core", *args],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        env={**os.environ, **(env or {})},
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return run_cli(*args, env=env, timeout=90)
 
 
 @pytest.fixture
