@@ -100,3 +100,28 @@ def test_wait_off_a_tty_prints_only_the_result(tmp_path: Path) -> None:
     )
     assert (waited.returncode, waited.stderr) == (0, "")
     assert waited.stdout.endswith("SUCCEEDED\n")
+
+
+def test_wait_on_a_tty_times_out_with_the_whole_timeout(tmp_path: Path) -> None:
+    script = tmp_path / "job.py"
+    script.write_text("import time\ntime.sleep(60)\n")
+    run = [sys.executable, "-m", "torchrun_core", "run", "utils.python", "--script", str(script)]
+    handle = subprocess.run(run, capture_output=True, text=True, timeout=60, check=True).stdout
+    handle = handle.split()[0]
+    leader, follower = pty.openpty()
+    wait = subprocess.Popen(
+        [sys.executable, "-m", "torchrun_core", "wait", handle, "--timeout", "1.2"],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    os.close(follower)
+    try:
+        drawn = read_all(leader, wait).decode(errors="replace")
+        stdout, _ = wait.communicate(timeout=30)
+    finally:
+        os.close(leader)
+        subprocess.run([sys.executable, "-m", "torchrun_core", "cancel", handle], timeout=60)
+    assert wait.returncode == 1 and stdout == ""
+    assert f"error: app {handle} is still RUNNING after 1.2 s" in drawn
