@@ -21,6 +21,7 @@ import select
 import socket
 import stat
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -150,6 +151,10 @@ class SSHTransport:
         self._jumps: list[paramiko.SSHClient] = []
         self._sftp: paramiko.SFTPClient | None = None
         self._lock = threading.RLock()
+        # paramiko's SFTPClient matches replies to requests without telling
+        # threads apart: two threads in it at once can take each other's reply
+        # and both wait forever (seen following two replicas' logs at once).
+        self._sftp_lock = threading.Lock()
 
     def _connect(self) -> paramiko.SSHClient:
         self.close()
@@ -293,6 +298,12 @@ class SSHTransport:
                     raise _unavailable(self.target, err) from None
         raise AssertionError("unreachable")
 
+    @contextlib.contextmanager
+    def _sftp_session(self) -> Iterator[paramiko.SFTPClient]:
+        """The SFTP client, held by this thread alone for the block."""
+        with self._sftp_lock:
+            yield self._sftp_client()
+
     def _sftp_client(self) -> paramiko.SFTPClient:
         with self._lock:
             client = self._live_client()
@@ -310,7 +321,7 @@ class SSHTransport:
         """Up to ``limit`` bytes of ``path`` from ``offset``; None when the file is missing."""
         for retry in (False, True):  # a read is safe to repeat on a fresh connection
             try:
-                with self._sftp_client().open(path, "rb") as f:
+                with self._sftp_session() as sftp, sftp.open(path, "rb") as f:
                     f.seek(offset)
                     return f.read(limit)
             except FileNotFoundError:
@@ -324,7 +335,8 @@ class SSHTransport:
     def stat(self, path: str) -> tuple[int, float] | None:
         """``(size, mtime)`` of a remote file, None when missing."""
         try:
-            st = self._sftp_client().stat(path)
+            with self._sftp_session() as sftp:
+                st = sftp.stat(path)
         except FileNotFoundError:
             return None
         return int(st.st_size or 0), float(st.st_mtime or 0)
@@ -332,14 +344,18 @@ class SSHTransport:
     def put(self, local: str, remote: str, mtime: float) -> None:
         """Copy ``local`` to ``remote`` as a new file (a rename: hard links to the old one keep
         their content) with ``mtime`` (so the next sync can skip it)."""
-        sftp = self._sftp_client()
-        sftp.put(local, remote + ".part")
-        sftp.utime(remote + ".part", (mtime, mtime))
-        sftp.posix_rename(remote + ".part", remote)
+        with self._sftp_session() as sftp:
+            sftp.put(local, remote + ".part")
+            sftp.utime(remote + ".part", (mtime, mtime))
+            sftp.posix_rename(remote + ".part", remote)
 
     def mkdir(self, path: str) -> None:
         """Create ``path`` and its parents (like ``mkdir -p``)."""
-        sftp = self._sftp_client()
+        with self._sftp_session() as sftp:
+            self._mkdirs(sftp, path)
+
+    @staticmethod
+    def _mkdirs(sftp: paramiko.SFTPClient, path: str) -> None:
         current = "/" if path.startswith("/") else ""
         for part in [p for p in path.split("/") if p]:
             current = f"{current}{part}"

@@ -116,3 +116,29 @@ def test_local_mode_runs_the_same_commands_here(
         assert list(sched.log_iter(app_id, "main")) == ["here\n"]
     finally:
         sched.close()
+
+
+def test_sftp_reads_from_many_threads_at_once(runner: Runner) -> None:
+    # Following several replicas' logs reads over one SFTP session from several
+    # threads; paramiko alone could hand one thread's reply to another and hang.
+    role = Role(
+        name="main", image="", entrypoint="/bin/sh", num_replicas=2,
+        args=["-c", 'for i in 1 2 3 4 5 6 7 8; do echo "$SLURM_PROCID line $i"; done'],
+    )  # fmt: skip
+    handle = runner.run(AppDef(name="t", roles=[role]), "slurm")
+    assert runner.wait(handle, timeout=60).state is AppState.SUCCEEDED
+    got: dict[int, list[list[str]]] = {0: [], 1: []}
+
+    def follow(k: int) -> None:
+        for _ in range(5):
+            got[k].append(list(runner.log_lines(handle, "main", k, should_tail=True)))
+
+    threads = [threading.Thread(target=follow, args=(k,), daemon=True) for k in (0, 1, 0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "an SFTP read hung"
+    for k in (0, 1):
+        assert len(got[k]) == 10
+        assert all(lines == [f"{k} line {i}\n" for i in range(1, 9)] for lines in got[k])
