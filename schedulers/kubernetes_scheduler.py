@@ -169,21 +169,25 @@ class KubernetesScheduler(Scheduler[KubernetesOptions]):
                 job["metadata"]["deletionTimestamp"] = now
         return app_status(jobs, pods)
 
-    def cancel(self, app_id: str) -> None:
+    def cancel(self, app_id: str, grace_period: float | None = None) -> None:
         """Delete the app's objects (foreground: pods go first). Idempotent.
 
         Unlike the base class this also deletes an ended app's objects (its
-        Service, its ended Jobs and pods).
+        Service, its ended Jobs and pods), so ``delete`` needs nothing more.
+        ``grace_period`` shortens the pods' termination grace period.
         """
         if self._describe(app_id) is None:
             raise AppNotFoundError(f"no kubernetes app {app_id!r}", app_id=app_id)
-        self._cancel(app_id)
+        self._cancel_with_grace(app_id, grace_period)
 
     def _cancel(self, app_id: str) -> None:
+        self._cancel_with_grace(app_id, None)
+
+    def _cancel_with_grace(self, app_id: str, grace_period: float | None) -> None:
         from torchrun_core.schedulers.kubernetes_submit import delete_all
 
         target = self.target(app_id)
-        delete_all(self.client(target), target, app_id)
+        delete_all(self.client(target), target, app_id, grace_period)
 
     def _list(self) -> builtins.list[ListedApp]:
         target = self.default_target

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from torchrun_core.schedulers.kubernetes_client import (
@@ -49,8 +50,13 @@ def create_all(client: Any, target: Target, manifests: list[dict[str, Any]]) -> 
         raise
 
 
-def delete_all(client: Any, target: Target, app_id: str) -> None:
-    """Delete the app's Jobs, Service and JobSet with foreground propagation; 404s are fine."""
+def delete_all(client: Any, target: Target, app_id: str, grace_period: float | None = None) -> None:
+    """Delete the app's Jobs, Service and JobSet with foreground propagation; 404s are fine.
+
+    With ``grace_period``, the pods are also deleted directly with that grace
+    period: the garbage collector deletes a Job's pods with their own, and a
+    second delete may only shorten it (so an override never delays a stop).
+    """
     from kubernetes.client import BatchV1Api, CoreV1Api, CustomObjectsApi
     from kubernetes.client.exceptions import ApiException
 
@@ -60,6 +66,11 @@ def delete_all(client: Any, target: Target, app_id: str) -> None:
         BatchV1Api(client).delete_collection_namespaced_job(
             ns, label_selector=selector, propagation_policy="Foreground", _preload_content=False
         )
+        if grace_period is not None:  # after the Jobs: a Job being deleted makes no new pod
+            CoreV1Api(client).delete_collection_namespaced_pod(
+                ns, label_selector=selector, grace_period_seconds=math.ceil(grace_period),
+                _preload_content=False,
+            )  # fmt: skip
         try:
             CoreV1Api(client).delete_namespaced_service(app_id, ns, _preload_content=False)
         except ApiException as err:

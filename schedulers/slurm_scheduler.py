@@ -197,9 +197,27 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
         return sorted(listed, key=lambda a: int(a.app_id))
 
     def _cancel(self, app_id: str) -> None:
-        done = self._app_transport(app_id).run(f"scancel {app_id}", rerun_on_drop=True)
-        if done.returncode != 0:
-            raise BackendError(f"scancel {app_id} failed: {_first_line(done.stderr)}")
+        from torchrun_core.schedulers.slurm_control import scancel
+
+        scancel(self._app_transport(app_id), app_id)
+
+    def _cancel_with_grace(self, app_id: str, grace_period: float) -> None:
+        from torchrun_core.schedulers.slurm_control import cancel_with_grace
+
+        def has_ended() -> bool:
+            jobs = self.jobs([app_id]).get(app_id)
+            return not jobs or app_state(jobs).is_terminal
+
+        cancel_with_grace(self._app_transport(app_id), app_id, grace_period, has_ended)
+
+    def _delete(self, app_id: str) -> None:
+        """Remove the ended app's job dir on the cluster, and what this machine kept of it."""
+        from torchrun_core.schedulers.slurm_control import remove_job_dir
+
+        jobs = self.jobs([app_id]).get(app_id)
+        if jobs and jobs[0].work_dir:
+            remove_job_dir(self._app_transport(app_id), jobs[0].work_dir)
+        self._record_path(app_id).unlink(missing_ok=True)
 
     def _log_iter(
         self,

@@ -137,3 +137,25 @@ def test_each_replica_has_its_own_exit_code(runner: Runner) -> None:
         (AppState.SUCCEEDED, 0),
         (AppState.FAILED, 3),
     ]
+
+
+def test_cancel_with_a_short_grace_period_kills_a_term_deaf_app(runner: Runner) -> None:
+    handle = runner.run(_app("deaf", _sh("main", "trap '' TERM; echo up; sleep 300")), "slurm")
+    runner.wait(handle, timeout=60, state=AppState.RUNNING)
+    runner.cancel(handle, grace_period=0)
+    assert runner.wait(handle, timeout=60).state is AppState.CANCELLED
+
+
+def test_delete_removes_the_job_dir_and_the_record(runner: Runner) -> None:
+    from torchrun_core.schedulers.slurm_scheduler import SlurmScheduler
+
+    handle = runner.run(_app("gone", _sh("main", "echo bye")), "slurm")
+    assert runner.wait(handle, timeout=60).state is AppState.SUCCEEDED
+    sched = runner.scheduler("slurm")
+    assert isinstance(sched, SlurmScheduler)
+    app_id = handle.app_id
+    job_dir = sched.jobs([app_id])[app_id][0].work_dir
+    assert sched.transport().stat(f"{job_dir}/job.sbatch") is not None
+    runner.delete(handle)
+    assert sched.transport().stat(job_dir) is None
+    assert runner.store.get(str(handle)) is None
