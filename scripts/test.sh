@@ -85,6 +85,7 @@ fi
 docker_packages=()
 command -v dockerd >/dev/null || docker_packages+=(docker.io)
 command -v iptables >/dev/null || docker_packages+=(iptables)
+command -v ip >/dev/null || docker_packages+=(iproute2) # the test dockerd's own bridge
 dpkg -s busybox-static >/dev/null 2>&1 || docker_packages+=(busybox-static)
 if [ "${#docker_packages[@]}" -gt 0 ]; then
     section "apt-get install ${docker_packages[*]}"

@@ -120,10 +120,7 @@ def test_wait_is_woken_by_the_watch(runner: Runner) -> None:
 
 
 def test_a_failed_replica_stops_its_siblings(runner: Runner, core_api: Any) -> None:
-    # sh as PID 1 ignores TERM: do not wait 30 s. Host network: the test dockerd has no
-    # bridge, and the kubelet kills (after ~1 s) a pod whose sandbox has no IP, which
-    # would stop the sibling whatever the scheduler does.
-    cfg = {**CFG, "grace_period": 1, "pod_overlay": {"hostNetwork": True}}
+    cfg = {**CFG, "grace_period": 1}  # sh as PID 1 ignores TERM: do not wait 30 s
     script = 'if [ "$TORCHRUN_CORE_REPLICA_ID" = 1 ]; then exit 1; fi; sleep 300'
     handle = runner.run(_sh(script, replicas=2), "kubernetes", cfg)
     status = runner.wait(handle, timeout=90)
@@ -149,3 +146,51 @@ def test_a_failed_replica_stops_its_siblings(runner: Runner, core_api: Any) -> N
     after = runner.status(handle)
     assert after.state == AppState.FAILED, after
     assert after.replica("sh", 1).exit_code == 1
+
+
+def _pod_ips(core_api: Any, app_id: str) -> list[str]:
+    pods = core_api.list_namespaced_pod("default", label_selector=f"{LABEL_APP}={app_id}").items
+    return [p.status.pod_ip for p in pods if p.status.pod_ip]
+
+
+def test_pods_reach_each_other_over_tcp_by_pod_ip(runner: Runner, core_api: Any) -> None:
+    # No cluster DNS here: the client is given the server pod's IP.
+    server = runner.run(_sh("echo pong | nc -l -p 7000", name="server"), "kubernetes", CFG)
+    runner.wait(server, timeout=90, state=AppState.RUNNING)
+    (server_ip,) = _pod_ips(core_api, AppHandle.parse(str(server)).app_id)
+    script = f"for i in 1 2 3 4 5 6 7 8 9 10; do nc {server_ip} 7000 && exit 0; sleep 0.5; done"
+    client = runner.run(_sh(script, name="client"), "kubernetes", CFG)
+    assert runner.wait(client, timeout=90).state == AppState.SUCCEEDED
+    assert list(runner.log_lines(client)) == ["pong\n"]
+    assert runner.wait(server, timeout=90).state == AppState.SUCCEEDED
+
+
+def test_a_long_running_pod_keeps_running_until_cancelled(runner: Runner, core_api: Any) -> None:
+    # The kubelet kills a pod whose sandbox has no IP within seconds: this one must
+    # still run, and its log must keep growing, well after it started.
+    script = "i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done"
+    handle = runner.run(_sh(script), "kubernetes", {**CFG, "grace_period": 0})
+    runner.wait(handle, timeout=90, state=AppState.RUNNING)
+    lines = runner.log_lines(handle, should_tail=True)
+    seen = [next(lines) for _ in range(8)]
+    assert seen == [f"tick {i}\n" for i in range(1, 9)]
+    assert runner.status(handle).state == AppState.RUNNING
+    runner.cancel(handle, grace_period=0)
+    assert runner.wait(handle, timeout=90).state.is_terminal
+
+
+def test_cancel_grace_period_overrides_the_pods_own(runner: Runner, core_api: Any) -> None:
+    # A TERM-deaf pod with a 600 s grace period: only the override can remove it in time.
+    handle = runner.run(_sh("trap '' TERM; sleep 900"), "kubernetes", {**CFG, "grace_period": 600})
+    runner.wait(handle, timeout=90, state=AppState.RUNNING)
+    runner.cancel(handle, grace_period=0)
+    app_id = AppHandle.parse(str(handle)).app_id
+    selector = f"{LABEL_APP}={app_id}"
+    from kubernetes import watch
+
+    for _ in watch.Watch().stream(
+        core_api.list_namespaced_pod, "default", label_selector=selector, timeout_seconds=60
+    ):
+        if not core_api.list_namespaced_pod("default", label_selector=selector).items:
+            break
+    assert core_api.list_namespaced_pod("default", label_selector=selector).items == []
