@@ -22,8 +22,6 @@ from ci_rules import require_engine
 from torchrun_core.runner import Runner
 
 KUBECONFIG_ENV = "TORCHRUN_CORE_TEST_KUBECONFIG"
-BUSYBOX = "torchrun-core/busybox:latest"
-CFG = {"image_pull_policy": "Never"}  # no registry: the test dockerd's local images only
 SESSION_LABEL = "torchrun-core/session"
 
 

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import BUSYBOX, CFG
+from kubernetes_test_env import BUSYBOX, CFG
 
 from torchrun_core.errors import InvalidInputError
 from torchrun_core.runner import Runner
