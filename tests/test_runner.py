@@ -61,11 +61,23 @@ def test_dryrun_injects_the_tracker_env_into_every_role(
     assert runner.store.list() == []  # a dry run records nothing
 
 
-def test_dryrun_without_parent_or_trackers_sets_only_the_handle(runner: Runner) -> None:
+def test_dryrun_with_trackers_off_and_no_parent_sets_only_the_handle(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORCHRUN_CORE_TRACKERS", "")  # off: no default file tracker
     info = runner.dryrun(two_role_app(), "inmemory")
     env = info.app.roles[0].env
     assert env[HANDLE_ENV] == "inmemory://test/${app_id}"
     assert not any(k in env for k in (PARENT_ENV, "TORCHRUN_CORE_TRACKERS"))
+
+
+def test_dryrun_with_no_tracker_configured_injects_the_file_tracker(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TORCHRUN_CORE_TRACKERS", raising=False)
+    env = runner.dryrun(two_role_app(), "inmemory").app.roles[1].env
+    assert env["TORCHRUN_CORE_TRACKERS"] == "file"
+    assert env["TORCHRUN_CORE_TRACKER_FILE_CONFIG"].endswith("tracking")
 
 
 def test_parent_run_id_comes_from_the_env(runner: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
