@@ -17,7 +17,7 @@ from torchrun_core.cli.control_output import (
     print_outcomes,
 )
 from torchrun_core.cli.output import add_json_flag, print_json
-from torchrun_core.cli.run_filters import add_selecting_filters, selecting_kwargs
+from torchrun_core.cli.run_filters import add_run_filters, run_filter_kwargs
 from torchrun_core.errors import InvalidInputError
 
 
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "handles", nargs="*", metavar="HANDLE", help="scheduler://session/app_id (or a filter)"
     )
-    add_selecting_filters(parser)
+    add_run_filters(parser.add_argument_group("filter (instead of handles)"), who="the live apps")
     parser.add_argument(
         "--all", action="store_true", help="every live app (needed when no filter is given)"
     )
@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     from torchrun_core.runner import get_runner
 
-    filters = selecting_kwargs(args)
+    filters = {k: v for k, v in run_filter_kwargs(args).items() if v is not None}
     if args.handles and (filters or args.all):
         raise InvalidInputError("give handles or a filter (--scheduler, --all...), not both")
     if not args.handles and not filters and not args.all:

@@ -1,7 +1,8 @@
-"""The run filters of ``cancel``: which recorded live runs it selects.
+"""The run filters ``list`` and ``cancel`` share: which recorded runs they select.
 
-The same filters as ``list`` (scheduler, states, ILIKE name pattern,
-creation times, parent run), with help saying they select what to cancel.
+Scheduler, states, an ILIKE name pattern, creation times and the parent run;
+``who`` words the help for each command ("only apps" for list, "the live
+apps" for cancel).
 """
 
 from __future__ import annotations
@@ -18,36 +19,50 @@ def _states(text: str) -> list[AppState]:
     return [AppState.parse(part) for part in text.split(",") if part.strip()]
 
 
-def add_selecting_filters(parser: argparse.ArgumentParser) -> None:
+def add_run_filters(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, who: str = "only apps"
+) -> None:
     """``--scheduler``, ``--state``, ``--name``, ``--since``, ``--until`` and ``--parent``."""
-    group = parser.add_argument_group("filter (instead of handles)")
-    group.add_argument("-s", "--scheduler", help="the live apps of this scheduler")
-    group.add_argument(
+    parser.add_argument("-s", "--scheduler", help=f"{who} of this scheduler")
+    parser.add_argument(
         "--state",
         type=_states,
-        action="extend",
+        nargs="+",
+        action="append",
         metavar="S",
-        help="the apps in these live states (repeatable; a comma list works too)",
+        help=f"{who} in these states (repeatable; a comma list works too)",
     )
-    group.add_argument(
+    parser.add_argument(
         "--name",
         metavar="PATTERN",
-        help="the apps whose name matches this SQL ILIKE pattern (as for list)",
+        help=f"{who} whose name matches this SQL ILIKE pattern: %% any characters, "
+        "_ one character, \\ escapes (case-insensitive for ASCII letters)",
     )
-    group.add_argument(
+    parser.add_argument(
         "--since",
+        "--created-after",
+        dest="since",
         type=parse_time,
         metavar="T",
-        help=f"the apps created at or after T: {TIME_FORMS}",
+        help=f"{who} created at or after T: {TIME_FORMS}",
     )
-    group.add_argument("--until", type=parse_time, metavar="T", help="the apps created before T")
-    group.add_argument("--parent", metavar="HANDLE", help="the children of this run")
+    parser.add_argument(
+        "--until",
+        "--created-before",
+        dest="until",
+        type=parse_time,
+        metavar="T",
+        help=f"{who} created before T",
+    )
+    parser.add_argument("--parent", metavar="HANDLE", help=f"{who} whose parent is this run")
 
 
-def selecting_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The filters given, as keyword arguments of ``Runner.cancel_many``."""
-    states = None if args.state is None else [s for value in args.state for s in value]
-    given = {
+def run_filter_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The filters given (None for those not given), as keyword arguments of the Runner."""
+    states = None
+    if args.state is not None:  # one list per --state, holding one list per value
+        states = [s for option in args.state for value in option for s in value]
+    return {
         "scheduler": args.scheduler,
         "states": states,
         "name": args.name,
@@ -55,4 +70,3 @@ def selecting_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "until": args.until,
         "parent": args.parent,
     }
-    return {k: v for k, v in given.items() if v is not None}
