@@ -25,8 +25,10 @@ from pathlib import Path
 
 import pytest
 from ci_rules import ENGINE_MARKERS, in_ci, require_engine
+from inmemory_scheduler import InMemoryEngine, Observer, make_registry
 
 from torchrun_core.plugins import PluginRegistry, get_registry, reset_registry
+from torchrun_core.runner import Runner
 
 pytest_plugins = ["pytester"]  # tests/test_ci_rules.py runs pytest on small test files
 
@@ -59,6 +61,24 @@ def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
 def state_dir(_isolated_state: Path) -> Path:
     """This test's ``TORCHRUN_CORE_STATE_DIR``."""
     return _isolated_state
+
+
+# The in-memory engine and a Runner over it, for the Runner's unit tests;
+# integration test dirs define their own ``runner`` over a real engine.
+@pytest.fixture
+def engine() -> InMemoryEngine:
+    return InMemoryEngine()
+
+
+@pytest.fixture
+def observer() -> Observer:
+    return Observer()
+
+
+@pytest.fixture
+def runner(engine: InMemoryEngine, observer: Observer) -> Iterator[Runner]:
+    with Runner("test", registry=make_registry(engine, observer)) as made:
+        yield made
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,22 +24,6 @@ from torchrun_core.specs.state import AppState
 S = AppState
 HANDLE_ENV = "TORCHRUN_CORE_APP_HANDLE"
 PARENT_ENV = "TORCHRUN_CORE_PARENT_RUN_ID"
-
-
-@pytest.fixture
-def engine() -> InMemoryEngine:
-    return InMemoryEngine()
-
-
-@pytest.fixture
-def observer() -> Observer:
-    return Observer()
-
-
-@pytest.fixture
-def runner(engine: InMemoryEngine, observer: Observer) -> Iterator[Runner]:
-    with Runner("test", registry=make_registry(engine, observer)) as made:
-        yield made
 
 
 # -- dryrun and tracker env -------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from inmemory_scheduler import InMemoryEngine, Observer, make_registry, two_role_app
+from inmemory_scheduler import InMemoryEngine, Observer, two_role_app
 
 from torchrun_core.errors import (
     AppError,
@@ -27,22 +27,6 @@ from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus, ReplicaStatus, RoleStatus
 
 S = AppState
-
-
-@pytest.fixture
-def engine() -> InMemoryEngine:
-    return InMemoryEngine()
-
-
-@pytest.fixture
-def observer() -> Observer:
-    return Observer()
-
-
-@pytest.fixture
-def runner(engine: InMemoryEngine, observer: Observer) -> Iterator[Runner]:
-    with Runner("test", registry=make_registry(engine, observer)) as made:
-        yield made
 
 
 def started(runner: Runner, engine: InMemoryEngine, count: int, name: str = "train") -> list[str]:

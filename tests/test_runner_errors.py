@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from inmemory_scheduler import InMemoryEngine, Observer, make_registry, two_role_app
@@ -18,22 +18,6 @@ from torchrun_core.runner import Runner
 from torchrun_core.specs.state import AppState
 
 S = AppState
-
-
-@pytest.fixture
-def engine() -> InMemoryEngine:
-    return InMemoryEngine()
-
-
-@pytest.fixture
-def observer() -> Observer:
-    return Observer()
-
-
-@pytest.fixture
-def runner(engine: InMemoryEngine, observer: Observer) -> Iterator[Runner]:
-    with Runner("test", registry=make_registry(engine, observer)) as made:
-        yield made
 
 
 # -- errors ---------------------------------------------------------------------------

@@ -38,13 +38,10 @@ from torchrun_core.workspace import build_workspace
 class Runner(RunnerBulk, RunnerRerun, RunnerTracking, RunnerControl, RunnerQueries):
     """Runs apps on scheduler plugins and records them in a :class:`RunStore`.
 
-    Args:
-        name: the session name; it is part of every handle this runner makes.
-        store: the run store (default: the user's, in the state dir).
-        registry: the plugins to use (default: every installed plugin).
-        scheduler_params: extra constructor arguments per scheduler name.
-        tracker_config: tracker name -> config injected into jobs (default:
-            the launching process's ``TORCHRUN_CORE_TRACKERS`` env).
+    Constructed like :class:`~torchrun_core.runner_base.RunnerBase` (session
+    name, store, registry, scheduler params, tracker config). This class adds
+    submission and observation; the mixins add queries, control, re-runs,
+    tracking read-back, futures and bulk submission.
     """
 
     # -- submission ---------------------------------------------------------

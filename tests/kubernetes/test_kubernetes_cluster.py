@@ -20,6 +20,19 @@ from torchrun_core.specs.state import AppState
 pytestmark = pytest.mark.kubernetes
 
 
+def _pods_after_deletion(core_api: Any, handle: AppHandle) -> list[Any]:
+    """The app's pods once none is left, or after 60 s (deletion is foreground: watched)."""
+    from kubernetes import watch
+
+    selector = f"{LABEL_APP}={AppHandle.parse(str(handle)).app_id}"
+    for _ in watch.Watch().stream(
+        core_api.list_namespaced_pod, "default", label_selector=selector, timeout_seconds=60
+    ):
+        if not core_api.list_namespaced_pod("default", label_selector=selector).items:
+            break
+    return list(core_api.list_namespaced_pod("default", label_selector=selector).items)
+
+
 def _sh(script: str, replicas: int = 1, name: str = "sh") -> AppDef:
     role = Role(name="sh", image=BUSYBOX, entrypoint="sh", args=["-c", script],
                 num_replicas=replicas)  # fmt: skip
@@ -65,17 +78,7 @@ def test_cancel_leaves_no_pods_and_is_idempotent(runner: Runner, core_api: Any) 
     runner.wait(handle, timeout=90, state=AppState.RUNNING)
     runner.cancel(handle)
     runner.cancel(handle)
-    app_id = AppHandle.parse(str(handle)).app_id
-    from kubernetes import watch
-
-    selector = f"{LABEL_APP}={app_id}"
-    # Foreground deletion: wait (by watch) until the pods are gone, then check.
-    for _ in watch.Watch().stream(
-        core_api.list_namespaced_pod, "default", label_selector=selector, timeout_seconds=60
-    ):
-        if not core_api.list_namespaced_pod("default", label_selector=selector).items:
-            break
-    assert core_api.list_namespaced_pod("default", label_selector=selector).items == []
+    assert _pods_after_deletion(core_api, handle) == []
     assert runner.status(handle).state.is_terminal
 
 
@@ -184,13 +187,4 @@ def test_cancel_grace_period_overrides_the_pods_own(runner: Runner, core_api: An
     handle = runner.run(_sh("trap '' TERM; sleep 900"), "kubernetes", {**CFG, "grace_period": 600})
     runner.wait(handle, timeout=90, state=AppState.RUNNING)
     runner.cancel(handle, grace_period=0)
-    app_id = AppHandle.parse(str(handle)).app_id
-    selector = f"{LABEL_APP}={app_id}"
-    from kubernetes import watch
-
-    for _ in watch.Watch().stream(
-        core_api.list_namespaced_pod, "default", label_selector=selector, timeout_seconds=60
-    ):
-        if not core_api.list_namespaced_pod("default", label_selector=selector).items:
-            break
-    assert core_api.list_namespaced_pod("default", label_selector=selector).items == []
+    assert _pods_after_deletion(core_api, handle) == []
