@@ -13,6 +13,7 @@ import pytest
 
 CONFTEST = Path(__file__).with_name("conftest.py")
 CI_RULES = Path(__file__).with_name("ci_rules.py")
+INMEMORY = Path(__file__).with_name("inmemory_scheduler.py")  # conftest.py imports it
 ENGINE_TESTS = """
 import pytest
 from ci_rules import require_engine
@@ -38,6 +39,7 @@ def test_unrelated_skip():
 def engine_suite(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(CONFTEST.read_text(encoding="utf-8"))
     pytester.makepyfile(ci_rules=CI_RULES.read_text(encoding="utf-8"))
+    pytester.makepyfile(inmemory_scheduler=INMEMORY.read_text(encoding="utf-8"))
     pytester.makeini("[pytest]\nmarkers =\n    docker: d\n    slurm: s\n    kubernetes: k\n")
     pytester.makepyfile(test_engines=ENGINE_TESTS)
     return pytester
