@@ -17,10 +17,8 @@ from torchrun_core.runner_calls import app_not_found, backend_errors
 from torchrun_core.runstore import RunStore
 from torchrun_core.scheduler import Scheduler
 from torchrun_core.specs.handle import AppHandle
-from torchrun_core.specs.state import AppState
+from torchrun_core.specs.state import LIVE_STATES, AppState
 from torchrun_core.specs.status import AppStatus
-
-LIVE_STATES = (AppState.UNSUBMITTED, AppState.SUBMITTED, AppState.PENDING, AppState.RUNNING)
 
 
 class StateSync:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from torchrun_core.cli.output import add_json_flag, format_time, print_json, print_table
 from torchrun_core.cli.run_filters import add_run_filters, run_filter_kwargs
 from torchrun_core.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from torchrun_core.run_record import RunPage
 
 DEFAULT_LIMIT = 100
 SORTS = ("newest", "oldest", "name")  # as torchrun_core.run_query.SORTS, without importing it
@@ -46,17 +50,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_json_flag(parser)
 
 
+def _recorded_page(args: argparse.Namespace) -> RunPage | None:
+    """The page straight from the run store, when no scheduler could change it; else None.
+
+    Only runs not yet terminal can change, and only they make ``list`` ask
+    their schedulers: when the page holds none (and, with a state filter, no
+    live run matches the other filters), the store's answer is the Runner's,
+    without importing the Runner, pydantic and the plugins (most of the
+    command's time).
+    """
+    from torchrun_core.runstore import RunStore
+    from torchrun_core.specs.handle import parse_handle
+    from torchrun_core.specs.state import LIVE_STATES
+
+    filters = run_filter_kwargs(args)
+    if filters["parent"] is not None:
+        filters["parent"] = str(parse_handle(filters["parent"]))
+    store = RunStore()
+    try:
+        if filters["states"] is not None:
+            live = {**filters, "states": LIVE_STATES}
+            if store.list(**live, limit=1):
+                return None
+        page = store.list(**filters, limit=args.limit or None, sort=args.sort, cursor=args.cursor)
+    finally:
+        store.close()
+    return None if any(not r.state.is_terminal for r in page) else page
+
+
 def execute(args: argparse.Namespace) -> int:
     from torchrun_core.cli.app_view import record_json
-    from torchrun_core.runner import get_runner
 
-    with get_runner() as runner:
-        page = runner.list(
-            **run_filter_kwargs(args),
-            limit=args.limit or None,
-            sort=args.sort,
-            cursor=args.cursor,
-        )
+    page = _recorded_page(args)
+    if page is None:
+        from torchrun_core.runner import get_runner
+
+        with get_runner() as runner:
+            page = runner.list(
+                **run_filter_kwargs(args),
+                limit=args.limit or None,
+                sort=args.sort,
+                cursor=args.cursor,
+            )
     if args.json:
         print_json([record_json(r) for r in page])
     else:

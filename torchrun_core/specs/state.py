@@ -86,6 +86,8 @@ class AppState(str, Enum):
 
 
 TERMINAL_STATES = frozenset({AppState.SUCCEEDED, AppState.FAILED, AppState.CANCELLED})
+# The recorded states a scheduler may still change (UNKNOWN says nothing either way).
+LIVE_STATES = (AppState.UNSUBMITTED, AppState.SUBMITTED, AppState.PENDING, AppState.RUNNING)
 
 _RANKS = {
     AppState.UNSUBMITTED: 0,
