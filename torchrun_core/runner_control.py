@@ -275,7 +275,8 @@ def not_reached(handle: AppHandle, status: AppStatus, target: AppState) -> Unexp
     failed = [r for rs in status.roles for r in rs.replicas if r.state is AppState.FAILED]
     if status.state is AppState.FAILED and failed and failed[0].exit_code is not None:
         where = f": {failed[0].role}/{failed[0].id} exited with {failed[0].exit_code}"
-    detail = f" ({status.message})" if status.message else ""
+    # The scheduler's message often says the same as ``where``: add it only when it does not.
+    detail = f" ({status.message})" if status.message and not where else ""
     return UnexpectedStateError(
         f"app {handle} ended {status.state} before reaching {target}{where}{detail}",
         hint=f"see the logs: torchrun-core log {handle}",
