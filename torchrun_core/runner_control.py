@@ -22,9 +22,8 @@ from torchrun_core.runner_base import RunnerBase
 from torchrun_core.runner_calls import backend_errors, wait_timeout
 from torchrun_core.scheduler import Scheduler
 from torchrun_core.specs.handle import AppHandle, parse_handle
-from torchrun_core.specs.state import AppState
+from torchrun_core.specs.state import LIVE_STATES, AppState
 from torchrun_core.specs.status import AppStatus
-from torchrun_core.state_sync import LIVE_STATES
 
 # wait() re-reads the state at least this often, in case a watcher misses an event.
 MAX_WATCH_S = 5.0

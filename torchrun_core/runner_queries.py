@@ -11,8 +11,7 @@ from torchrun_core.run_record import RunEvent, RunPage, RunRecord
 from torchrun_core.runner_base import RunnerBase
 from torchrun_core.runner_calls import app_not_found
 from torchrun_core.specs.handle import AppHandle, parse_handle
-from torchrun_core.specs.state import AppState
-from torchrun_core.state_sync import LIVE_STATES
+from torchrun_core.specs.state import LIVE_STATES, AppState
 
 # Rows read from the store per round trip (at least) while looking for a state filter's matches.
 _CHUNK_ROWS = 64
