@@ -40,11 +40,8 @@ from torchrun_core.schedulers.slurm_status import (
     status_command,
 )
 from torchrun_core.schedulers.slurm_workspace import WORKSPACE_METADATA
-from torchrun_core.schedulers.ssh_transport import (
-    SSHTransport,
-    Transport,
-    resolve_target,
-)
+from torchrun_core.schedulers.ssh_target import resolve_target
+from torchrun_core.schedulers.ssh_transport import SSHTransport, Transport
 from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.dryrun import AppDryRunInfo
 from torchrun_core.specs.status import AppStatus
