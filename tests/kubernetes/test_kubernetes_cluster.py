@@ -25,6 +25,8 @@ def _pods_after_deletion(core_api: Any, handle: AppHandle) -> list[Any]:
     from kubernetes import watch
 
     selector = f"{LABEL_APP}={AppHandle.parse(str(handle)).app_id}"
+    if not core_api.list_namespaced_pod("default", label_selector=selector).items:
+        return []  # already gone: a watch would see no event and sit out its timeout
     for _ in watch.Watch().stream(
         core_api.list_namespaced_pod, "default", label_selector=selector, timeout_seconds=60
     ):
@@ -188,3 +190,21 @@ def test_cancel_grace_period_overrides_the_pods_own(runner: Runner, core_api: An
     runner.wait(handle, timeout=90, state=AppState.RUNNING)
     runner.cancel(handle, grace_period=0)
     assert _pods_after_deletion(core_api, handle) == []
+
+
+def test_delete_removes_the_objects_and_the_record(runner: Runner, core_api: Any) -> None:
+    from kubernetes.client import BatchV1Api
+
+    handle = runner.run(_sh("echo bye"), "kubernetes", CFG)
+    assert runner.wait(handle, timeout=90).state == AppState.SUCCEEDED
+    app_id = AppHandle.parse(str(handle)).app_id
+    selector = f"{LABEL_APP}={app_id}"
+    batch = BatchV1Api(core_api.api_client)
+    assert batch.list_namespaced_job("default", label_selector=selector).items
+    runner.delete(handle)
+    assert _pods_after_deletion(core_api, handle) == []
+    assert batch.list_namespaced_job("default", label_selector=selector).items == []
+    assert [s.metadata.name for s in core_api.list_namespaced_service("default").items].count(
+        app_id
+    ) == 0
+    assert runner.store.get(str(handle)) is None
