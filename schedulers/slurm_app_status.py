@@ -9,12 +9,17 @@ the same squeue/sacct round trip as everything else.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from torchrun_core.schedulers.slurm_script import RC_KEY
 from torchrun_core.schedulers.slurm_status import SlurmJob
 from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus, ReplicaStatus, RoleStatus
+
+# One name or bracketed range group at a time: commas inside brackets do not split.
+_HOSTLIST_ITEM = re.compile(r"[^,\[]+(?:\[[^\]]*\][^,\[]*)?|\[[^\]]*\][^,]*")
+_HOSTLIST_PARTS = re.compile(r"([^\[]*)(?:\[([^\]]*)\])?(.*)")
 
 
 @dataclass(frozen=True)
@@ -38,15 +43,43 @@ class RoleExit:
 
 def job_tag(job: SlurmJob) -> tuple[str | None, list[tuple[str, int]]]:
     """``(session, [(role, replicas), ...])`` from the job's comment tag."""
+    session, roles = _tag_roles(job)
+    return session, [(name, count) for name, count, _ in roles]
+
+
+def _tag_roles(job: SlurmJob) -> tuple[str | None, list[tuple[str, int, int]]]:
+    """``(session, [(role, replicas, tasks per node), ...])``; the tag says ``role=NxK``."""
     session_roles = job.session()
     if session_roles is None:
         return None, []
     session, _, roles_text = session_roles.partition(":")
     roles = []
     for item in filter(None, roles_text.split(",")):
-        name, _, count = item.partition("=")
-        roles.append((name, int(count) if count.isdigit() else 1))
+        name, _, layout = item.partition("=")
+        count, _, per_node = layout.partition("x")
+        roles.append(
+            (name, int(count) if count.isdigit() else 1, int(per_node) if per_node.isdigit() else 1)
+        )
     return session, roles
+
+
+def expand_hostlist(text: str) -> list[str]:
+    """Slurm's compact host list (``node[1-3,07],login``) as names; [] when unreadable."""
+    hosts: list[str] = []
+    if any(c in text for c in " ()"):  # "None assigned", "(null)": no node yet
+        return []
+    for item in _HOSTLIST_ITEM.findall(text):
+        prefix, ranges, suffix = _HOSTLIST_PARTS.fullmatch(item).groups()  # type: ignore[union-attr]
+        if ranges is None:
+            hosts.append(item)
+            continue
+        for part in ranges.split(","):
+            first, _, last = part.partition("-")
+            if not first.isdigit() or (last and not last.isdigit()):
+                return []
+            for number in range(int(first), int(last or first) + 1):
+                hosts.append(f"{prefix}{number:0{len(first)}d}{suffix}")
+    return hosts
 
 
 def role_exits(comment: str) -> dict[str, RoleExit]:
@@ -91,13 +124,18 @@ def app_status(jobs: list[SlurmJob], handle: str) -> AppStatus:
     by_offset = {j.offset: j for j in jobs}
     exits = role_exits(leader.comment)
     roles = []
-    for i, (name, count) in enumerate(job_tag(leader)[1]):
+    for i, (name, count, per_node) in enumerate(_tag_roles(leader)[1]):
         part = by_offset.get(i, leader)
         role_state = state if part.state.is_terminal or state.is_terminal else part.state
+        hosts = expand_hostlist(part.nodes)
         replicas = [
             _replica(name, k, role_state, part, exits.get(name), leader, state)
             for k in range(count)
         ]
+        for replica in replicas:  # ranks fill each node in turn (srun's block distribution)
+            node = replica.id // per_node
+            if node < len(hosts):
+                replica.hostname = hosts[node]
         roles.append(RoleStatus(role=name, replicas=replicas))
     return AppStatus(
         state=state,

@@ -109,9 +109,13 @@ def _job_lines(app: AppDef, options: SlurmOptions, session: str, job_dir: str) -
     return [line for line in lines if line]
 
 
+def _per_node(role: Role, options: SlurmOptions) -> int:
+    return min(options.tasks_per_node, role.num_replicas)
+
+
 def _component_lines(role: Role, options: SlurmOptions) -> list[str]:
     n = role.num_replicas
-    per_node = min(options.tasks_per_node, n)
+    per_node = _per_node(role, options)
     res = role.resource
     lines = [
         f"#SBATCH --nodes={math.ceil(n / per_node)}",
@@ -196,7 +200,12 @@ RC_KEY = "torchrun_core_rc"
 
 def _comment(app: AppDef, options: SlurmOptions, session: str) -> str:
     """The job's comment: the tag (session, roles and replicas), then the user's comment."""
-    roles = ",".join(f"{role.name}={role.num_replicas}" for role in app.roles)
+    # ``=N`` replicas, ``xK`` tasks per node when more than 1: status maps ranks to nodes.
+    roles = ",".join(
+        f"{role.name}={role.num_replicas}"
+        + (f"x{k}" if (k := _per_node(role, options)) > 1 else "")
+        for role in app.roles
+    )
     comment = f"{COMMENT_TAG}:{session}:{roles}"
     return f"{comment} {options.comment}" if options.comment else comment
 

@@ -37,6 +37,10 @@ def test_two_replicas_run_on_two_nodes(runner: Runner) -> None:
     seen = [next(iter(runner.log_lines(handle, "trainer", k))).split() for k in (0, 1)]
     assert [rank for rank, _ in seen] == ["0", "1"]
     assert seen[0][1] != seen[1][1]  # two different nodes
+    # status names each replica's own node, as the replica itself saw it
+    assert [r.hostname for r in runner.status(handle).roles[0].replicas] == [
+        node for _, node in seen
+    ]
 
 
 def test_two_roles_are_one_hetjob(runner: Runner) -> None:

@@ -160,7 +160,7 @@ def test_options_and_resources_become_sbatch_lines() -> None:
         "#SBATCH --qos=high",
         "#SBATCH --constraint=a100",
         "#SBATCH --exclusive",
-        '#SBATCH --comment="torchrun_core:s:t=4 my run"',
+        '#SBATCH --comment="torchrun_core:s:t=4x2 my run"',  # 4 replicas, 2 per node
         "#SBATCH --job-name=jn",
         "#SBATCH --mail-user=a@b.c",
         "#SBATCH --mail-type=END",

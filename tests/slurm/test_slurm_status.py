@@ -124,3 +124,23 @@ def test_replica_exit_codes_in_the_app_status() -> None:
         (AppState.SUCCEEDED, 0),
         (AppState.FAILED, 3),
     ]
+
+
+def test_hostlists_expand_to_node_names() -> None:
+    from torchrun_core.schedulers.slurm_app_status import expand_hostlist
+
+    assert expand_hostlist("node[1-2]") == ["node1", "node2"]
+    assert expand_hostlist("gpu[01-03,07],cpu5") == ["gpu01", "gpu02", "gpu03", "gpu07", "cpu5"]
+    assert expand_hostlist("a[1-2]b,c") == ["a1b", "a2b", "c"]
+    assert expand_hostlist("None assigned") == []
+    assert expand_hostlist("n[x-2]") == []
+
+
+def test_each_replica_reads_its_own_node() -> None:
+    # 4 ranks, 2 per node: srun's block distribution puts ranks 0-1 on n1, 2-3 on n2.
+    job = SlurmJob(
+        job_id="9", offset=0, slurm_state="RUNNING", exit_code=None, name="x",
+        comment="torchrun_core:s:w=4x2", work_dir="/j", user="u", nodes="n[1-2]",
+    )  # fmt: skip
+    status = app_status([job], "slurm://s/9")
+    assert [r.hostname for r in status.roles[0].replicas] == ["n1", "n1", "n2", "n2"]
