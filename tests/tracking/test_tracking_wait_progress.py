@@ -59,15 +59,25 @@ def read_all(fd: int, proc: subprocess.Popen[str], limit_s: float = 90) -> bytes
     return out
 
 
-def test_wait_on_a_tty_draws_the_progress_bar(tmp_path: Path) -> None:
+CLI = [sys.executable, "-m", "torchrun_core"]
+
+
+def start_job(tmp_path: Path, code: str) -> str:
+    """Launch ``code`` as a local utils.python app; its handle."""
     script = tmp_path / "job.py"
-    script.write_text(JOB)
-    run = [sys.executable, "-m", "torchrun_core", "run", "utils.python", "--script", str(script)]
-    ran = subprocess.run(run, capture_output=True, text=True, timeout=60, check=True)
-    handle = ran.stdout.split()[0]
+    script.write_text(code)
+    ran = subprocess.run(
+        [*CLI, "run", "utils.python", "--script", str(script)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return ran.stdout.split()[0]
+
+
+def wait_on_a_tty(handle: str, timeout: str) -> tuple[int, str, str]:
+    """``wait`` with stderr on a pty: its exit code, its stdout, and what it drew."""
     leader, follower = pty.openpty()
     wait = subprocess.Popen(
-        [sys.executable, "-m", "torchrun_core", "wait", handle, "--timeout", "80"],
+        [*CLI, "wait", handle, "--timeout", timeout],
         stdout=subprocess.PIPE,
         stderr=follower,
         stdin=subprocess.DEVNULL,
@@ -80,48 +90,33 @@ def test_wait_on_a_tty_draws_the_progress_bar(tmp_path: Path) -> None:
         stdout, _ = wait.communicate(timeout=30)
     finally:
         os.close(leader)
-    assert wait.returncode == 0
+    return wait.returncode, stdout, drawn
+
+
+def test_wait_on_a_tty_draws_the_progress_bar(tmp_path: Path) -> None:
+    handle = start_job(tmp_path, JOB)
+    code, stdout, drawn = wait_on_a_tty(handle, "80")
+    assert code == 0
     assert stdout == f"{handle} SUCCEEDED\n"
     assert "epoch (RUNNING)" in drawn
     assert "/30 epochs" in drawn
 
 
 def test_wait_off_a_tty_prints_only_the_result(tmp_path: Path) -> None:
-    script = tmp_path / "job.py"
-    script.write_text(JOB.replace("range(1, 31)", "range(1, 3)"))
-    run = [sys.executable, "-m", "torchrun_core", "run", "utils.python", "--script", str(script)]
-    handle = subprocess.run(run, capture_output=True, text=True, timeout=60, check=True).stdout
+    handle = start_job(tmp_path, JOB.replace("range(1, 31)", "range(1, 3)"))
     waited = subprocess.run(
-        [sys.executable, "-m", "torchrun_core", "wait", handle.split()[0], "--timeout", "60"],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+        [*CLI, "wait", handle, "--timeout", "60"],
+        capture_output=True, text=True, timeout=90, check=False,
+    )  # fmt: skip
     assert (waited.returncode, waited.stderr) == (0, "")
     assert waited.stdout.endswith("SUCCEEDED\n")
 
 
 def test_wait_on_a_tty_times_out_with_the_whole_timeout(tmp_path: Path) -> None:
-    script = tmp_path / "job.py"
-    script.write_text("import time\ntime.sleep(60)\n")
-    run = [sys.executable, "-m", "torchrun_core", "run", "utils.python", "--script", str(script)]
-    handle = subprocess.run(run, capture_output=True, text=True, timeout=60, check=True).stdout
-    handle = handle.split()[0]
-    leader, follower = pty.openpty()
-    wait = subprocess.Popen(
-        [sys.executable, "-m", "torchrun_core", "wait", handle, "--timeout", "1.2"],
-        stdout=subprocess.PIPE,
-        stderr=follower,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    os.close(follower)
+    handle = start_job(tmp_path, "import time\ntime.sleep(60)\n")
     try:
-        drawn = read_all(leader, wait).decode(errors="replace")
-        stdout, _ = wait.communicate(timeout=30)
+        code, stdout, drawn = wait_on_a_tty(handle, "1.2")
     finally:
-        os.close(leader)
-        subprocess.run([sys.executable, "-m", "torchrun_core", "cancel", handle], timeout=60)
-    assert wait.returncode == 1 and stdout == ""
+        subprocess.run([*CLI, "cancel", handle], timeout=60)
+    assert code == 1 and stdout == ""
     assert f"error: app {handle} is still RUNNING after 1.2 s" in drawn
