@@ -183,6 +183,13 @@ class KubernetesScheduler(Scheduler[KubernetesOptions]):
     def _cancel(self, app_id: str) -> None:
         self._cancel_with_grace(app_id, None)
 
+    def _delete(self, app_id: str) -> None:
+        """Wait until the app's Jobs and pods are gone (cancel already deleted everything)."""
+        from torchrun_core.schedulers.kubernetes_submit import wait_deleted
+
+        target = self.target(app_id)
+        wait_deleted(self.client(target), target, app_id)
+
     def _cancel_with_grace(self, app_id: str, grace_period: float | None) -> None:
         from torchrun_core.schedulers.kubernetes_submit import delete_all
 

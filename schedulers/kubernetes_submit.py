@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
+from torchrun_core.errors import BackendError
 from torchrun_core.schedulers.kubernetes_client import (
     JOBSET_GROUP,
     JOBSET_PLURAL,
     JOBSET_VERSION,
     Target,
+    items,
 )
 from torchrun_core.schedulers.kubernetes_errors import translated
 from torchrun_core.schedulers.kubernetes_manifests import LABEL_APP
@@ -103,3 +106,39 @@ def delete_jobs(client: Any, target: Target, names: list[str]) -> None:
             except ApiException as err:
                 if err.status != 404:
                     raise
+
+
+def wait_deleted(client: Any, target: Target, app_id: str, timeout_s: float = 60.0) -> None:
+    """Return once no Job or pod of the app is left (deletion is asynchronous).
+
+    ``delete`` promises that nothing of the app remains when it returns, as
+    ``kubectl delete`` waits by default; foreground propagation keeps a Job
+    until its pods are gone.
+
+    Raises:
+        BackendError: objects were still there after ``timeout_s``.
+    """
+    from kubernetes.client import BatchV1Api, CoreV1Api
+
+    selector = f"{LABEL_APP}={app_id}"
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    with translated(f"delete {app_id}"):
+        while True:
+            left = [
+                *items(BatchV1Api(client).list_namespaced_job(
+                    target.namespace, label_selector=selector, _preload_content=False)),
+                *items(CoreV1Api(client).list_namespaced_pod(
+                    target.namespace, label_selector=selector, _preload_content=False)),
+            ]  # fmt: skip
+            if not left:
+                return
+            if time.monotonic() > deadline:
+                names = ", ".join(o["metadata"]["name"] for o in left[:5])
+                raise BackendError(
+                    f"kubernetes app {app_id}: still being deleted after {timeout_s:g}s: {names}",
+                    hint="finalizers may hold them; check with kubectl get jobs,pods -l "
+                    f"{selector}",
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
