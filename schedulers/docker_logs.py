@@ -1,9 +1,13 @@
 """Whole log lines of a docker replica, through the daemon's log stream with timestamps.
 
-Every log entry arrives as one frame, ``<RFC 3339 nano timestamp> <text>``.
-A line longer than the daemon's buffer (16 KiB) comes as several entries, of
-which only the last ends with a newline: entries are joined until one does,
-so that a line is never split. The timestamp of a line's first entry decides
+Every log entry arrives as one frame, ``<RFC 3339 nano timestamp> <text>``,
+behind the Engine API's 8-byte stream header (stdout or stderr). A line
+longer than the daemon's buffer (16 KiB) comes as several entries, of which
+only the last ends with a newline: entries are joined, per stream, until one
+does, so that a line is never split. Per stream matters: the daemon copies
+the two pipes apart, so the other stream's entries can fall between the
+pieces of a long line (the SDK's ``logs`` drops the header, which is why the
+frames are read here). The timestamp of a line's first entry decides
 ``since``/``until`` (both inclusive), to the nanosecond.
 
 A replica retried by the supervisor has one container per attempt; with no
@@ -59,8 +63,10 @@ class ContainerCursor:
     def __init__(self, container_id: str) -> None:
         self.container_id = container_id
         self.consumed = 0  # entries read so far, with the same since/until
-        self.pending = b""  # the start of a line whose end has not arrived
-        self.pending_ns = 0
+        # Per stream (1 stdout, 2 stderr): the start of a line whose end has
+        # not arrived, and the time of its first piece.
+        self.pending: dict[int, bytes] = {}
+        self.pending_ns: dict[int, int] = {}
 
     def lines(
         self,
@@ -73,38 +79,73 @@ class ContainerCursor:
         """The whole lines logged so far (following: until the container stops)."""
         since_ns, until_ns = window
         doing = f"read the logs of container {self.container_id[:12]}"
-        with translated(address, doing):
-            frames = client.logs(
-                self.container_id, stdout=streams[0], stderr=streams[1], stream=True,
-                timestamps=True, follow=follow,
-                since=since_ns / 1e9 if since_ns else None,
-                until=until_ns / 1e9 + 1 if until_ns is not None else None,
-            )  # fmt: skip
+        params: dict[str, str | int] = {
+            "stdout": int(streams[0]), "stderr": int(streams[1]), "timestamps": 1,
+            "follow": int(follow), "tail": "all",
+            "since": f"{since_ns / 1e9:.9f}" if since_ns else 0,
+        }  # fmt: skip
+        if until_ns is not None:
+            params["until"] = f"{until_ns / 1e9 + 1:.9f}"
         skip = self.consumed
         with translated(address, doing):
-            for frame in frames:
+            for stream, frame in log_frames(client, self.container_id, params):
                 if skip:
                     skip -= 1
                     continue
                 self.consumed += 1
                 stamp, _, text = frame.partition(b" ")
-                if not self.pending:
-                    self.pending_ns = timestamp_ns(stamp)
-                self.pending += text
+                if stream not in self.pending:
+                    self.pending[stream], self.pending_ns[stream] = b"", timestamp_ns(stamp)
+                self.pending[stream] += text
                 if not text.endswith(b"\n"):
-                    continue  # a piece of a long line: the rest follows
-                line, self.pending = self.pending, b""
-                if since_ns is not None and self.pending_ns < since_ns:
+                    continue  # a piece of a long line: the rest follows on this stream
+                line, started = self.pending.pop(stream), self.pending_ns.pop(stream)
+                if since_ns is not None and started < since_ns:
                     continue
-                if until_ns is not None and self.pending_ns > until_ns:
+                if until_ns is not None and started > until_ns:
                     continue
                 yield line.decode("utf-8", "replace")
 
     def flush(self) -> Iterator[str]:
-        """The last line when the container ended without a newline."""
-        if self.pending:
-            line, self.pending = self.pending, b""
-            yield line.decode("utf-8", "replace") + "\n"
+        """The last lines when the container ended without a newline."""
+        for stream in sorted(self.pending):
+            line = self.pending.pop(stream)
+            self.pending_ns.pop(stream, None)
+            if line:
+                yield line.decode("utf-8", "replace") + "\n"
+
+
+def log_frames(
+    client: APIClient, container_id: str, params: dict[str, str | int]
+) -> Iterator[tuple[int, bytes]]:
+    """``(stream, payload)`` of each frame of the container's log (1 stdout, 2 stderr).
+
+    The Engine API's multiplexed stream: an 8-byte header (stream, three
+    zero bytes, big-endian payload size) before each payload.
+    """
+    import struct
+
+    import requests
+    from docker.errors import create_api_error_from_http_exception
+
+    url = f"{client.base_url}/v{client.api_version}/containers/{container_id}/logs"
+    response = client.get(url, params=params, stream=True)
+    try:
+        try:
+            response.raise_for_status()
+        except requests.HTTPError as err:
+            create_api_error_from_http_exception(err)  # raises docker's own error
+        while True:
+            header = response.raw.read(8)
+            if len(header) < 8:
+                return
+            stream, size = struct.unpack(">BxxxL", header)
+            payload = response.raw.read(size) if size else b""
+            if size and not payload:
+                return
+            yield stream, payload
+    finally:
+        response.close()
 
 
 def replica_lines(

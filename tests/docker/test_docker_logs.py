@@ -74,3 +74,17 @@ def test_bad_role_or_replica_is_refused_at_once(runner: Runner) -> None:
         runner.log_lines(handle, "nope")
     with pytest.raises(InvalidInputError, match="has no replica 3"):
         runner.log_lines(handle, "main", 3)
+
+
+def test_a_long_line_stays_whole_when_the_other_stream_logs_between_its_pieces(
+    runner: Runner,
+) -> None:
+    # 20000 characters without a newline: the daemon logs a 16 KiB piece at once and
+    # keeps the rest until the newline, so stderr's line is logged between the pieces.
+    script = "printf '%020000d' 0; sleep 0.5; echo mid >&2; sleep 0.5; echo end"
+    handle = runner.run(shell_app(script), "docker")
+    assert runner.wait(handle, timeout=60).state is AppState.SUCCEEDED
+    combined = list(runner.log_lines(handle))
+    assert sorted(len(line) for line in combined) == [4, 20004]
+    assert "mid\n" in combined
+    assert next(line for line in combined if len(line) > 4) == "0" * 20000 + "end\n"
