@@ -101,7 +101,8 @@ class RunnerControl(RunnerBase):
 
         ``grace_period`` (seconds between the polite stop and the kill)
         overrides the app's own for this cancel where the scheduler supports
-        it (local, docker); other schedulers stop the app their usual way.
+        it (all four builtins: it can shorten a stop, never lengthen it);
+        other plugins stop the app their usual way.
 
         Raises:
             AppNotFoundError: the scheduler does not know the app.

@@ -19,7 +19,7 @@ def add_grace_period_flag(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="SECONDS",
         help="seconds between the polite stop and the kill, instead of the app's own "
-        "(local and docker schedulers)",
+        "(it shortens a stop, never lengthens it)",
     )
 
 
