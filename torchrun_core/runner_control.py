@@ -15,12 +15,14 @@ from torchrun_core.errors import (
     AppNotFoundError,
     BackendError,
     InvalidInputError,
+    SchedulerUnavailableError,
     UnexpectedStateError,
     UnknownSchedulerError,
 )
 from torchrun_core.runner_base import RunnerBase
 from torchrun_core.runner_calls import backend_errors, wait_timeout
-from torchrun_core.scheduler import Scheduler
+from torchrun_core.outage import OutageBackoff
+from torchrun_core.scheduler import Scheduler, Watcher
 from torchrun_core.specs.handle import AppHandle, parse_handle
 from torchrun_core.specs.state import LIVE_STATES, AppState
 from torchrun_core.specs.status import AppStatus
@@ -64,7 +66,10 @@ class RunnerControl(RunnerBase):
 
         Woken by the scheduler's watcher, so it returns soon after the change.
         RUNNING counts as reached by an app that has SUCCEEDED since; a
-        failure never reaches anything but itself.
+        failure never reaches anything but itself. An engine that cannot be
+        reached (a controller restart) is asked again with backoff, for up to
+        :data:`~torchrun_core.outage.OUTAGE_LIMIT_S` seconds of continuous
+        outage, and its watcher is opened anew.
 
         Raises:
             UnexpectedStateError: with ``state``, the app ended without reaching
@@ -73,16 +78,25 @@ class RunnerControl(RunnerBase):
                 in), ``target`` and ``status``.
             WaitTimeoutError: ``timeout`` seconds passed first.
             AppNotFoundError: the scheduler does not know the app.
+            SchedulerUnavailableError: the engine did not answer for
+                ``OUTAGE_LIMIT_S`` seconds, or until ``timeout``.
         """
         with self._api("wait") as call:
             parsed, sched = self._target(call, handle)
             target = None if state is None else AppState(state)
             deadline = None if timeout is None else time.monotonic() + timeout
-            with ExitStack() as stack:
-                with backend_errors(parsed.scheduler, "watch"):
-                    watcher = stack.enter_context(sched.watch(parsed.app_id))
+            outage = OutageBackoff()
+            with _WatchSlot(parsed, sched) as slot:
                 while True:
-                    status = self._sync.found(parsed, sched)
+                    try:
+                        watcher = slot.watcher()
+                        status = self._sync.found(parsed, sched)
+                    except SchedulerUnavailableError as err:
+                        # A controller restart: the app runs on; ask again later.
+                        slot.drop()
+                        _sleep_within(outage.failed(err), deadline, err)
+                        continue
+                    outage.succeeded()
                     if target is not None and reached(status.state, target):
                         return status
                     if status.is_terminal:
@@ -92,8 +106,11 @@ class RunnerControl(RunnerBase):
                     left = MAX_WATCH_S if deadline is None else deadline - time.monotonic()
                     if left <= 0:
                         raise wait_timeout(parsed, status.state, timeout)
-                    with backend_errors(parsed.scheduler, "watch"):
-                        watcher.wait(min(left, MAX_WATCH_S))
+                    try:
+                        with backend_errors(parsed.scheduler, "watch"):
+                            watcher.wait(min(left, MAX_WATCH_S))
+                    except SchedulerUnavailableError:
+                        slot.drop()  # the next pass re-reads the state and watches anew
         raise AssertionError("unreachable")  # pragma: no cover  (mypy: the loop returns)
 
     def cancel(self, handle: str | AppHandle, grace_period: float | None = None) -> None:
@@ -258,6 +275,54 @@ class RunnerControl(RunnerBase):
         except AppNotFoundError:
             if not known:
                 raise  # neither the engine nor the store knows it
+
+
+class _WatchSlot:
+    """The scheduler's watcher for one app, opened on demand and reopened after an outage."""
+
+    def __init__(self, handle: AppHandle, sched: Scheduler[Any]) -> None:
+        self._handle = handle
+        self._sched = sched
+        self._stack: ExitStack | None = None
+        self._watcher: Watcher | None = None
+
+    def watcher(self) -> Watcher:
+        """The open watcher, entering ``sched.watch`` first when none is open."""
+        if self._watcher is None:
+            stack = ExitStack()
+            try:
+                with backend_errors(self._handle.scheduler, "watch"):
+                    self._watcher = stack.enter_context(self._sched.watch(self._handle.app_id))
+            except BaseException:
+                stack.close()
+                raise
+            self._stack = stack
+        return self._watcher
+
+    def drop(self) -> None:
+        """Close the watcher (its stream may be broken); the next call opens a new one."""
+        stack, self._stack, self._watcher = self._stack, None, None
+        if stack is not None:
+            try:
+                stack.close()
+            except Exception:  # closing a broken stream may fail too: it is gone either way
+                pass
+
+    def __enter__(self) -> _WatchSlot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.drop()
+
+
+def _sleep_within(delay: float, deadline: float | None, err: SchedulerUnavailableError) -> None:
+    """Sleep ``delay`` s before the next try, but raise ``err`` if the deadline comes first."""
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise err
+        delay = min(delay, left)
+    time.sleep(delay)
 
 
 def reached(state: AppState, target: AppState) -> bool:
