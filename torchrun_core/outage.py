@@ -43,7 +43,7 @@ class OutageBackoff:
         if self._since is None:
             self._since = now
         elif now - self._since >= self.limit_s:
-            err.hint = err.hint or "the scheduler did not answer for {:g} s".format(self.limit_s)
+            err.hint = err.hint or f"the scheduler did not answer for {self.limit_s:g} s"
             raise err
         delay = self._delay
         self._delay = min(self._delay * 2, MAX_RETRY_S)

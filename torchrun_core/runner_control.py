@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import math
 import time
 from collections.abc import Sequence
@@ -19,9 +20,9 @@ from torchrun_core.errors import (
     UnexpectedStateError,
     UnknownSchedulerError,
 )
+from torchrun_core.outage import OutageBackoff
 from torchrun_core.runner_base import RunnerBase
 from torchrun_core.runner_calls import backend_errors, wait_timeout
-from torchrun_core.outage import OutageBackoff
 from torchrun_core.scheduler import Scheduler, Watcher
 from torchrun_core.specs.handle import AppHandle, parse_handle
 from torchrun_core.specs.state import LIVE_STATES, AppState
@@ -303,10 +304,9 @@ class _WatchSlot:
         """Close the watcher (its stream may be broken); the next call opens a new one."""
         stack, self._stack, self._watcher = self._stack, None, None
         if stack is not None:
-            try:
+            # Closing a broken stream may fail too: it is gone either way.
+            with contextlib.suppress(Exception):
                 stack.close()
-            except Exception:  # closing a broken stream may fail too: it is gone either way
-                pass
 
     def __enter__(self) -> _WatchSlot:
         return self
