@@ -45,7 +45,7 @@ from torchrun_core.schedulers.docker_plan_text import format_plan
 from torchrun_core.schedulers.docker_state import AppView, app_view, group_by_app, status_dict
 from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.dryrun import AppDryRunInfo
-from torchrun_core.specs.status import AppStatus
+from torchrun_core.specs.status import AppStatus, mark_stopped_siblings
 
 if TYPE_CHECKING:
     from docker import APIClient
@@ -164,7 +164,9 @@ class DockerScheduler(Scheduler[DockerOptions]):
         view = self._view(app_id)
         if view is None:
             return None
-        return AppStatus.model_validate(status_dict(view, f"docker://{self.session}/{app_id}"))
+        status = AppStatus.model_validate(status_dict(view, f"docker://{self.session}/{app_id}"))
+        # The supervisor stops a failed app's survivors: they exit 143 or 137, not failing.
+        return mark_stopped_siblings(status)
 
     def watch(self, app_id: str) -> AbstractContextManager[Watcher]:
         """A watcher woken by the daemon's events for the app's containers."""

@@ -18,10 +18,9 @@ from torchrun_core.schedulers.kubernetes_manifests import (
     LABEL_ROLE_INDEX,
 )
 from torchrun_core.specs.state import AppState
-from torchrun_core.specs.status import AppStatus, ReplicaStatus, RoleStatus
+from torchrun_core.specs.status import AppStatus, ReplicaStatus, RoleStatus, stopped_after
 
 JOBSET_INDEX_LABEL = "jobset.sigs.k8s.io/job-index"
-KILLED = "killed: another replica failed"
 _POD_STATES = {
     "Pending": AppState.PENDING,
     "Running": AppState.RUNNING,
@@ -97,7 +96,8 @@ def app_state(states: list[AppState]) -> AppState:
     """The app's state from its replicas': any failure fails it, all successes succeed it."""
     if not states:
         return AppState.UNKNOWN
-    for terminal in (AppState.CANCELLED, AppState.FAILED):
+    # A failure wins: a failed app's siblings read CANCELLED while they are stopped.
+    for terminal in (AppState.FAILED, AppState.CANCELLED):
         if terminal in states:
             return terminal
     if all(s == AppState.SUCCEEDED for s in states):
@@ -108,19 +108,20 @@ def app_state(states: list[AppState]) -> AppState:
 
 
 def _mark_killed(roles: dict[tuple[int, str], list[ReplicaStatus]]) -> None:
-    """Report replicas being deleted as FAILED/killed once another replica has failed.
+    """Say why replicas are being deleted once another replica has failed.
 
     The status path deletes the surviving Jobs of a failed app (``jobs_to_stop``);
-    while they go they carry a deletionTimestamp, which alone would read CANCELLED
-    and hide the failure.
+    while they go they carry a deletionTimestamp and read CANCELLED: they did
+    not fail, they were stopped (the app still reads FAILED, see :func:`app_state`).
     """
     replicas = [r for rs in roles.values() for r in rs]
-    if not any(r.state == AppState.FAILED for r in replicas):
+    cause = next((r for r in replicas if r.state == AppState.FAILED), None)
+    if cause is None:
         return
     for rs in roles.values():
         for i, r in enumerate(rs):
             if r.state == AppState.CANCELLED:
-                rs[i] = r.model_copy(update={"state": AppState.FAILED, "message": KILLED})
+                rs[i] = r.model_copy(update={"message": stopped_after(cause)})
 
 
 def jobs_to_stop(jobs: list[dict[str, Any]]) -> list[str]:
@@ -154,9 +155,10 @@ def app_status(jobs: list[dict[str, Any]], pods: list[dict[str, Any]]) -> AppSta
     failed = [r for r in replicas if r.state == AppState.FAILED]
     message = ""
     if failed:
-        killed = [f"{r.role}[{r.id}]" for r in failed if r.message == KILLED]
-        first = next(r for r in failed if r.message != KILLED)  # the cause, not a victim
-        message = f"{first.role}[{first.id}] exited with {first.exit_code} {first.message}".strip()
+        killed = [f"{r.role}[{r.id}]" for r in replicas if r.state == AppState.CANCELLED]
+        first = failed[0]
+        ended = "failed" if first.exit_code is None else f"exited with {first.exit_code}"
+        message = f"{first.role}[{first.id}] {ended} {first.message}".strip()
         if killed:
             message += f"; stopped {', '.join(killed)}"
     created = [parse_time(j["metadata"].get("creationTimestamp")) for j in jobs]

@@ -336,10 +336,8 @@ def reached(state: AppState, target: AppState) -> bool:
 
 def not_reached(handle: AppHandle, status: AppStatus, target: AppState) -> UnexpectedStateError:
     """The error for an app that ended in ``status`` without reaching ``target``."""
-    where = ""
-    failed = [r for rs in status.roles for r in rs.replicas if r.state is AppState.FAILED]
-    if status.state is AppState.FAILED and failed and failed[0].exit_code is not None:
-        where = f": {failed[0].role}/{failed[0].id} exited with {failed[0].exit_code}"
+    summary = status.failure_summary()
+    where = f": {summary}" if summary else ""
     # The scheduler's message often says the same as ``where``: add it only when it does not.
     detail = f" ({status.message})" if status.message and not where else ""
     return UnexpectedStateError(

@@ -120,3 +120,19 @@ def test_cancelling_reads_as_cancelled() -> None:
     containers = [entry(0, "exited", "Exited (143) now"), entry(1, "running")]
     view = app_view("app-1", containers, never, cancelling=True)
     assert view is not None and view.state is AppState.CANCELLED
+
+
+def test_the_scheduler_reports_the_replicas_stopped_for_a_failure_as_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from torchrun_core.schedulers.docker_scheduler import DockerScheduler
+
+    containers = [entry(0, "exited", "Exited (143) now"), entry(1, "exited", "Exited (3) now")]
+    sched = DockerScheduler("s")
+    monkeypatch.setattr(sched, "_view", lambda app_id: app_view(app_id, containers, never))
+    status = sched.describe("app-1")
+    assert status is not None and status.state is AppState.FAILED
+    stopped = status.replica("w", 0)
+    assert (stopped.state, stopped.exit_code) == (AppState.CANCELLED, 143)
+    assert stopped.message.startswith("stopped after w/1 failed")
+    assert status.failure_summary() == "w/1 exited with 3; w/0 was stopped after w/1 failed"

@@ -89,7 +89,7 @@ def test_deleting_jobs_are_cancelled() -> None:
     assert status is not None and status.state == AppState.CANCELLED
 
 
-def test_siblings_of_a_failed_replica_are_stopped_and_reported_killed() -> None:
+def test_siblings_of_a_failed_replica_are_stopped_and_reported_stopped() -> None:
     failed, going = _job(1, "Failed"), _job(0)
     assert jobs_to_stop([failed, going]) == [f"{APP}-w-0"]
     going["metadata"]["deletionTimestamp"] = "2026-11-21T20:00:05Z"
@@ -97,9 +97,17 @@ def test_siblings_of_a_failed_replica_are_stopped_and_reported_killed() -> None:
     status = app_status([going, failed], [_pod(0, "Running"), _pod(1, "Failed", 1)])
     assert status is not None
     assert status.state == AppState.FAILED  # not CANCELLED: the failure stays visible
-    assert status.replica("w", 0).state == AppState.FAILED
-    assert status.replica("w", 0).message.startswith("killed")
+    # Stopped, not failed: no message blames it (nor says "exited with None").
+    assert status.replica("w", 0).state == AppState.CANCELLED
+    assert status.replica("w", 0).message == "stopped after w/1 failed"
     assert status.message == "w[1] exited with 1 Error; stopped w[0]"
+    assert status.failure_summary() == "w/1 exited with 1; w/0 was stopped after w/1 failed"
+
+
+def test_a_failed_job_without_an_exit_code_never_says_none() -> None:
+    status = app_status([_job(0, "Failed")], [])
+    assert status is not None and status.state == AppState.FAILED
+    assert "None" not in status.message and "None" not in status.failure_summary()
 
 
 def _body(status: int, message: str, causes: list[dict[str, str]] | None = None) -> bytes:

@@ -29,6 +29,7 @@ from torchrun_core.cli.error_printer import EXIT_INTERRUPTED, print_error
 if TYPE_CHECKING:
     from torchrun_core.runner import Runner
     from torchrun_core.specs.dryrun import AppDryRunInfo
+    from torchrun_core.specs.status import AppStatus
 
 # Re-exported: they lived here first.
 __all__ = ["add_arguments", "execute", "is_app_file", "parse_cfg", "submit_dryrun"]
@@ -103,15 +104,10 @@ def _wait_and_stream(runner: Runner, handle: str, info: AppDryRunInfo[Any]) -> i
     return 1
 
 
-def _failure_detail(status: Any) -> str:
-    failed = [
-        f"{r.role}/{r.id} exited with {r.exit_code}"
-        for role in status.roles
-        for r in role.replicas
-        if r.state.value == "FAILED"
-    ]
-    if failed:
-        return f": {', '.join(failed[:3])}"
+def _failure_detail(status: AppStatus) -> str:
+    summary = status.failure_summary()
+    if summary:
+        return f": {summary}"
     return f" ({status.message})" if status.message else ""
 
 
