@@ -113,7 +113,7 @@ else
     echo "warning: no docker engine: the docker tests skip (and fail under CI=true)" >&2
 fi
 
-# slurm: a 2-node cluster on this host (munged, slurmctld, two slurmd, and
+# slurm: 2-node clusters on this host (munged, slurmctld, two slurmd, and
 # slurmdbd on a private mariadbd for sacct) reached
 # through an sshd on 127.0.0.1 (key-only, an unprivileged test user with a plain
 # shell; scripts/engines/slurm.sh). Its Debian packages are installed when
@@ -136,24 +136,43 @@ if [ "${#slurm_packages[@]}" -gt 0 ]; then
         echo "warning: cannot install ${slurm_packages[*]} (needs root and apt-get)" >&2
     fi
 fi
-section "engine: slurm (2 nodes, sshd on 127.0.0.1)"
 SLURM_SH=$ROOT/scripts/engines/slurm.sh
-if slurm_env=$(bash "$SLURM_SH" status); then
-    : # already running: reuse it, leave it running
-elif slurm_env=$(bash "$SLURM_SH" start); then
-    slurm_prev_exit=$(trap -p EXIT)
-    slurm_prev_exit=${slurm_prev_exit#trap -- }
-    eval "SLURM_PREV_EXIT_TRAP=${slurm_prev_exit% EXIT}"
-    trap 'bash "$SLURM_SH" stop; eval "${SLURM_PREV_EXIT_TRAP:-:}"' EXIT
-else
-    slurm_env=""
-fi
-if [ -n "$slurm_env" ]; then
-    while IFS= read -r slurm_line; do export "${slurm_line?}"; done <<<"$slurm_env"
-    echo "ssh -p $TORCHRUN_CORE_TEST_SLURM_PORT $TORCHRUN_CORE_TEST_SLURM_USER@$TORCHRUN_CORE_TEST_SLURM_HOST"
-else
-    echo "warning: no slurm cluster: the slurm tests skip (and fail under CI=true)" >&2
-fi
+# Two clusters at once, each its own daemons and ports: "site" (tuned for the
+# tests) and "stock" (Slurm's defaults where they matter: proctrack/pgid, no
+# job_comment in accounting, short MinJobAge); tests/slurm runs on both. The
+# stock one's variables are TORCHRUN_CORE_TEST_SLURM_STOCK_*. One EXIT trap
+# stops the profiles started here (a failed start too: it may have left some
+# daemons), then runs the traps set before it.
+SLURM_STARTED=()
+stop_started_slurm() {
+    local profile
+    for profile in "${SLURM_STARTED[@]}"; do
+        TORCHRUN_CORE_SLURM_PROFILE=$profile bash "$SLURM_SH" stop || true
+    done
+}
+for slurm_profile in site stock; do
+    section "engine: slurm $slurm_profile (2 nodes, sshd on 127.0.0.1)"
+    export TORCHRUN_CORE_SLURM_PROFILE=$slurm_profile
+    if slurm_env=$(bash "$SLURM_SH" status); then
+        : # already running: reuse it, leave it running
+    else
+        if [ "${#SLURM_STARTED[@]}" -eq 0 ]; then
+            slurm_prev_exit=$(trap -p EXIT)
+            slurm_prev_exit=${slurm_prev_exit#trap -- }
+            eval "SLURM_PREV_EXIT_TRAP=${slurm_prev_exit% EXIT}"
+            trap 'stop_started_slurm; eval "${SLURM_PREV_EXIT_TRAP:-:}"' EXIT
+        fi
+        SLURM_STARTED+=("$slurm_profile")
+        slurm_env=$(bash "$SLURM_SH" start) || slurm_env=""
+    fi
+    unset TORCHRUN_CORE_SLURM_PROFILE
+    if [ -n "$slurm_env" ]; then
+        while IFS= read -r slurm_line; do export "${slurm_line?}"; done <<<"$slurm_env"
+        echo "$slurm_env" | grep -E '_(PORT|CONF)='
+    else
+        echo "warning: no slurm $slurm_profile cluster: the slurm tests skip (and fail under CI=true)" >&2
+    fi
+done
 
 # kubernetes: a loopback v1.20.2 cluster (scripts/engines/k8s.sh: etcd from
 # Debian's etcd-server, apiserver with a token file, controller-manager,

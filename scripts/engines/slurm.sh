@@ -4,7 +4,29 @@
 #   bash scripts/engines/slurm.sh start   # prints KEY=VALUE lines for the tests (see below)
 #   bash scripts/engines/slurm.sh stop    # stops only the daemons this script started
 #   bash scripts/engines/slurm.sh status  # exit 0 when sinfo answers and sshd listens
-#   bash scripts/engines/slurm.sh restart-sshd  # drop every SSH connection, listen again
+#
+# Two profiles, each its own cluster (directory, ports, ClusterName, daemons),
+# so both run at once (scripts/test.sh starts both; tests/slurm runs on each):
+#   TORCHRUN_CORE_SLURM_PROFILE=site   (default) the settings tuned for the tests:
+#       ProctrackType=proctrack/linuxproc, MinJobAge=600, KillWait=2,
+#       AccountingStoreFlags=job_comment (sacct shows the job comment)
+#   TORCHRUN_CORE_SLURM_PROFILE=stock  Slurm's defaults where the site differs:
+#       ProctrackType=proctrack/pgid, KillWait unset (30 s), no AccountingStoreFlags
+#       (sacct has no comment), and MinJobAge=5 so squeue forgets finished jobs soon
+# Both keep the SchedulerParameters speed tuning (sched_interval=1, ...): it
+# changes how soon jobs start, not what Slurm does with them.
+#
+# Fault injection for tests (tests/slurm/slurm_faults.py wraps them):
+#   stop-ctld      stop slurmctld (SIGTERM: it saves its state; slurmd and the
+#                  running jobs go on)
+#   start-ctld     start it again from its saved state (no -c), wait until it answers
+#   restart-sshd   drop every SSH connection, listen again
+#   stop-sshd / start-sshd   the same in two steps (connections refused meanwhile)
+#   ps             the test user's processes on the nodes (this host), one a line,
+#                  tab-separated: pid, ppid, cluster, job id, cwd, command line;
+#                  cluster and job id come from the process's SLURM_CLUSTER_NAME and
+#                  SLURM_JOB_ID ("-" when it has none), which a job's processes keep
+#                  even when re-parented to init
 #
 # It runs, from files under one directory: munged (own socket), slurmctld, two
 # slurmd (`-N node1`, `-N node2`, one host, different ports) and an sshd on
@@ -14,24 +36,45 @@
 # When slurmdbd and mariadb-server are installed, it also runs a private
 # mariadbd (own datadir, socket, and a port on 127.0.0.1) and slurmdbd, and
 # registers the cluster, so that `sacct` answers for finished jobs; without
-# them, accounting is off and only squeue (MinJobAge=600) knows finished jobs.
+# them, accounting is off and only squeue (until MinJobAge) knows finished jobs.
 # `start` is idempotent: a cluster that answers is reused.
 #
-# Printed by start (and status):
+# Printed by start (and status), the site profile's names (stock: the prefix
+# TORCHRUN_CORE_TEST_SLURM_STOCK_):
 #   TORCHRUN_CORE_TEST_SLURM_HOST, _PORT, _USER, _KEY (private key file),
 #   _HOST_KEY (the sshd's public host key file, for a known_hosts line),
 #   _CONF (slurm.conf, for local commands)
 #
 # Environment:
-#   TORCHRUN_CORE_SLURM_DIR   its directory (default: /tmp/torchrun-core-slurm)
-#   TORCHRUN_CORE_SLURM_USER  the SSH test user (default: trcslurm; created when missing)
-#   TORCHRUN_CORE_SLURM_PORT  first of 6 consecutive TCP ports used (default: 16817)
+#   TORCHRUN_CORE_SLURM_PROFILE  site (default) or stock
+#   TORCHRUN_CORE_SLURM_DIR   its directory (default: /tmp/torchrun-core-slurm);
+#                             stock: TORCHRUN_CORE_SLURM_STOCK_DIR (/tmp/torchrun-core-slurm-stock)
+#   TORCHRUN_CORE_SLURM_PORT  first of 6 consecutive TCP ports used (default: 16817);
+#                             stock: TORCHRUN_CORE_SLURM_STOCK_PORT (default: 16827)
+#   TORCHRUN_CORE_SLURM_USER  the SSH test user of both (default: trcslurm; created when missing)
 #   TORCHRUN_CORE_SLURM_WAIT  seconds to wait for each daemon (default: 30)
 set -euo pipefail
 
-DIR=${TORCHRUN_CORE_SLURM_DIR:-/tmp/torchrun-core-slurm}
+PROFILE=${TORCHRUN_CORE_SLURM_PROFILE:-site}
+case $PROFILE in
+site)
+    DIR=${TORCHRUN_CORE_SLURM_DIR:-/tmp/torchrun-core-slurm}
+    BASE=${TORCHRUN_CORE_SLURM_PORT:-16817}
+    CLUSTER=torchrun-core
+    PREFIX=TORCHRUN_CORE_TEST_SLURM_
+    ;;
+stock)
+    DIR=${TORCHRUN_CORE_SLURM_STOCK_DIR:-/tmp/torchrun-core-slurm-stock}
+    BASE=${TORCHRUN_CORE_SLURM_STOCK_PORT:-16827}
+    CLUSTER=torchrun-stock
+    PREFIX=TORCHRUN_CORE_TEST_SLURM_STOCK_
+    ;;
+*)
+    echo "error: TORCHRUN_CORE_SLURM_PROFILE=$PROFILE: expected site or stock" >&2
+    exit 2
+    ;;
+esac
 TUSER=${TORCHRUN_CORE_SLURM_USER:-trcslurm}
-BASE=${TORCHRUN_CORE_SLURM_PORT:-16817}
 WAIT=${TORCHRUN_CORE_SLURM_WAIT:-30}
 CTLD_PORT=$BASE
 NODE1_PORT=$((BASE + 1))
@@ -48,12 +91,12 @@ DB_DATA=$DIR/db/data
 export SLURM_CONF=$CONF
 
 info() {
-    echo "TORCHRUN_CORE_TEST_SLURM_HOST=127.0.0.1"
-    echo "TORCHRUN_CORE_TEST_SLURM_PORT=$SSH_PORT"
-    echo "TORCHRUN_CORE_TEST_SLURM_USER=$TUSER"
-    echo "TORCHRUN_CORE_TEST_SLURM_KEY=$DIR/ssh/id_ed25519"
-    echo "TORCHRUN_CORE_TEST_SLURM_HOST_KEY=$DIR/ssh/host_ed25519.pub"
-    echo "TORCHRUN_CORE_TEST_SLURM_CONF=$CONF"
+    echo "${PREFIX}HOST=127.0.0.1"
+    echo "${PREFIX}PORT=$SSH_PORT"
+    echo "${PREFIX}USER=$TUSER"
+    echo "${PREFIX}KEY=$DIR/ssh/id_ed25519"
+    echo "${PREFIX}HOST_KEY=$DIR/ssh/host_ed25519.pub"
+    echo "${PREFIX}CONF=$CONF"
 }
 
 # The pid in pidfile $1 when that process is alive and named $2.
@@ -95,7 +138,12 @@ make_user() {
     [ -f "$DIR/ssh/id_ed25519" ] || ssh-keygen -q -t ed25519 -N "" -f "$DIR/ssh/id_ed25519"
     [ -f "$DIR/ssh/host_ed25519" ] || ssh-keygen -q -t ed25519 -N "" -f "$DIR/ssh/host_ed25519"
     install -d -m 700 -o "$TUSER" -g "$TUSER" "$home/.ssh"
-    install -m 600 -o "$TUSER" -g "$TUSER" "$DIR/ssh/id_ed25519.pub" "$home/.ssh/authorized_keys"
+    # Each profile adds its own key: both clusters log in as the same user.
+    local keys=$home/.ssh/authorized_keys
+    touch "$keys"
+    grep -qxF "$(cat "$DIR/ssh/id_ed25519.pub")" "$keys" || cat "$DIR/ssh/id_ed25519.pub" >>"$keys"
+    chown "$TUSER:$TUSER" "$keys"
+    chmod 600 "$keys"
 }
 
 # Accounting (sacct) needs both slurmdbd and a MariaDB server.
@@ -111,10 +159,23 @@ accounting_conf() {
         echo "AccountingStoragePort=$DBD_PORT"
         # the munge socket for slurmdbd connections (AuthInfo does not cover them)
         echo "AccountingStoragePass=$SOCK"
-        # sacct shows the comment (torchrun_core's tag) only when it is stored
-        echo "AccountingStoreFlags=job_comment"
+        # sacct shows the comment (torchrun_core's tag) only when it is stored;
+        # Slurm's default (the stock profile) stores none
+        [ "$PROFILE" = stock ] || echo "AccountingStoreFlags=job_comment"
     else
         echo "AccountingStorageType=accounting_storage/none"
+    fi
+}
+
+# The settings where the two profiles differ (see the header).
+profile_conf() {
+    if [ "$PROFILE" = stock ]; then
+        echo "ProctrackType=proctrack/pgid"
+        echo "MinJobAge=5"
+    else
+        echo "ProctrackType=proctrack/linuxproc"
+        echo "MinJobAge=600"
+        echo "KillWait=2"
     fi
 }
 
@@ -125,7 +186,7 @@ write_configs() {
     mkdir -p "$RUN" "$LOGS" "$DIR/ctld" "$DIR/spool/node1" "$DIR/spool/node2" "$DIR/munge"
     chmod 755 "$DIR/munge" "$RUN" "$LOGS"
     cat >"$CONF" <<CONF
-ClusterName=torchrun-core
+ClusterName=$CLUSTER
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$CTLD_PORT
 SlurmUser=root
@@ -139,14 +200,12 @@ SlurmctldPidFile=$RUN/slurmctld.pid
 SlurmdPidFile=$RUN/slurmd-%n.pid
 SlurmctldLogFile=$LOGS/slurmctld.log
 SlurmdLogFile=$LOGS/slurmd-%n.log
-ProctrackType=proctrack/linuxproc
+$(profile_conf)
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SlurmdParameters=config_overrides
 SchedulerParameters=bf_interval=1,sched_interval=1,batch_sched_delay=0,sched_min_interval=0
-MinJobAge=600
-KillWait=2
 ReturnToService=2
 MpiDefault=none
 JobAcctGatherType=jobacct_gather/none
@@ -200,9 +259,7 @@ start() {
         setsid /usr/sbin/slurmd -N "$node" -f "$CONF" </dev/null >/dev/null 2>&1
     done
     wait_for "slurmd node1+node2" "$LOGS/slurmd-node2.log" nodes_idle
-    mkdir -p /run/sshd
-    /usr/sbin/sshd -f "$DIR/sshd_config" -E "$LOGS/sshd.log"
-    wait_for sshd "$LOGS/sshd.log" listening "$SSH_PORT"
+    start_sshd
     info
 }
 
@@ -256,8 +313,8 @@ DBD
     chmod 600 "$DIR/slurmdbd.conf"
     setsid /usr/sbin/slurmdbd </dev/null >/dev/null 2>&1
     wait_for slurmdbd "$LOGS/slurmdbd.log" timeout 5 sacctmgr -n list cluster
-    if ! timeout 10 sacctmgr -n -P list cluster format=Cluster | grep -qx torchrun-core; then
-        timeout 10 sacctmgr -i add cluster torchrun-core >/dev/null
+    if ! timeout 10 sacctmgr -n -P list cluster format=Cluster | grep -qx "$CLUSTER"; then
+        timeout 10 sacctmgr -i add cluster "$CLUSTER" >/dev/null
     fi
 }
 
@@ -281,25 +338,71 @@ stop() {
 }
 
 # Stop our sshd and its per-connection children (so clients see their connections
-# drop), then start it again on the same port.
-restart_sshd() {
+# drop): new connections are refused until start_sshd.
+stop_sshd() {
     local pid child
     if pid=$(alive "$RUN/sshd.pid" sshd); then
         for child in $(ps -o pid= --ppid "$pid"); do kill "$child" 2>/dev/null || true; done
         kill "$pid"
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     fi
+}
+
+start_sshd() {
+    alive "$RUN/sshd.pid" sshd >/dev/null && return 0
+    mkdir -p /run/sshd
     /usr/sbin/sshd -f "$DIR/sshd_config" -E "$LOGS/sshd.log"
     wait_for sshd "$LOGS/sshd.log" listening "$SSH_PORT"
 }
 
+# SIGTERM: slurmctld saves its state and exits; slurmd and the jobs' steps go on.
+stop_ctld() {
+    local pid
+    pid=$(alive "$RUN/slurmctld.pid" slurmctld) || return 0
+    kill "$pid"
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    echo "error: slurmctld (pid $pid) did not stop within 30s" >&2
+    return 1
+}
+
+# Without -c (clear state) and -i (ignore state errors): like a site restarting it,
+# the controller takes back its jobs, running ones included, from its saved state.
+start_ctld() {
+    alive "$RUN/slurmctld.pid" slurmctld >/dev/null && return 0
+    setsid /usr/sbin/slurmctld -f "$CONF" </dev/null >/dev/null 2>&1
+    wait_for slurmctld "$LOGS/slurmctld.log" timeout 5 sinfo -h
+}
+
+# The test user's processes, read from /proc (the nodes are this host), with the
+# job they belong to by their environment (see the header).
+job_ps() {
+    local proc uid pid ppid cluster job cwd args
+    uid=$(id -u "$TUSER")
+    for proc in /proc/[0-9]*; do
+        [ "$(stat -c %u "$proc" 2>/dev/null)" = "$uid" ] || continue
+        pid=${proc#/proc/}
+        ppid=$(awk '/^PPid:/ {print $2}' "$proc/status" 2>/dev/null) || continue
+        cluster=$(tr '\0' '\n' <"$proc/environ" 2>/dev/null | sed -n 's/^SLURM_CLUSTER_NAME=//p') || true
+        job=$(tr '\0' '\n' <"$proc/environ" 2>/dev/null | sed -n 's/^SLURM_JOB_ID=//p') || true
+        cwd=$(readlink "$proc/cwd" 2>/dev/null) || cwd=-
+        args=$(tr '\0' ' ' <"$proc/cmdline" 2>/dev/null) || continue
+        [ -n "$ppid" ] || continue # gone meanwhile
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$pid" "$ppid" "${cluster:--}" "${job:--}" "$cwd" "${args% }"
+    done
+}
+
 case ${1:-} in
-restart-sshd) restart_sshd ;;
+restart-sshd) stop_sshd && start_sshd ;;
+stop-sshd) stop_sshd ;;
+start-sshd) start_sshd ;;
+stop-ctld) stop_ctld ;;
+start-ctld) start_ctld ;;
+ps) job_ps ;;
 start) start ;;
 stop) stop ;;
 status) answers && info ;;
 *)
-    echo "usage: $0 start|stop|status|restart-sshd" >&2
+    echo "usage: $0 start|stop|status|stop-ctld|start-ctld|restart-sshd|stop-sshd|start-sshd|ps" >&2
     exit 2
     ;;
 esac

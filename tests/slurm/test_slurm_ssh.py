@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from slurm_faults import SlurmCluster
 
 from torchrun_core.errors import SchedulerUnavailableError
 from torchrun_core.runner import Runner
@@ -17,7 +17,6 @@ from torchrun_core.specs.app import AppDef, Role
 from torchrun_core.specs.state import AppState
 
 pytestmark = pytest.mark.slurm
-ENGINE_SH = Path(__file__).parents[2] / "scripts" / "engines" / "slurm.sh"
 
 
 def _sh(script: str) -> AppDef:
@@ -45,7 +44,7 @@ def test_status_of_20_jobs_is_one_round_trip(slurm_conn: dict[str, Any], session
     try:
         ids = [sched.submit(_sh("true")) for _ in range(20)]
         before = sched.transport().commands_run
-        jobs = sched.jobs(ids)
+        jobs = sched.apps(ids)
         assert sched.transport().commands_run - before == 1
         assert sorted(jobs) == sorted(ids)
         assert sched.transport().connects == 1  # type: ignore[attr-defined]
@@ -53,13 +52,13 @@ def test_status_of_20_jobs_is_one_round_trip(slurm_conn: dict[str, Any], session
         sched.close()
 
 
-def test_wait_survives_an_sshd_restart(runner: Runner) -> None:
+def test_wait_survives_an_sshd_restart(runner: Runner, slurm_cluster: SlurmCluster) -> None:
     handle = runner.run(_sh("sleep 4; echo done"), "slurm")
     runner.wait(handle, timeout=60, state=AppState.RUNNING)
 
     def restart() -> None:
         time.sleep(0.5)
-        subprocess.run(["bash", str(ENGINE_SH), "restart-sshd"], check=True, timeout=60)
+        slurm_cluster.restart_sshd()
 
     thread = threading.Thread(target=restart)
     thread.start()
@@ -96,14 +95,9 @@ def test_ssh_config_and_proxy_jump(slurm_conn: dict[str, Any], tmp_path: Path) -
 
 
 def test_local_mode_runs_the_same_commands_here(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slurm_cluster: SlurmCluster
 ) -> None:
-    import os
-
-    conf = os.environ.get("TORCHRUN_CORE_TEST_SLURM_CONF", "")
-    if not conf:
-        pytest.skip("TORCHRUN_CORE_TEST_SLURM_CONF not set (scripts/test.sh sets it)")
-    monkeypatch.setenv("SLURM_CONF", conf)
+    monkeypatch.setenv("SLURM_CONF", str(slurm_cluster.conf))
     sched = SlurmScheduler("local-mode")
     try:
         app_id = sched.submit(_sh("echo here"), {"job_dir": str(tmp_path / "jobs")})
