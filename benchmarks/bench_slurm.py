@@ -85,9 +85,9 @@ def bench_cluster(conn: dict[str, Any], repeat: int = 10) -> None:
             ids = [sched.submit(_app()) for _ in range(100 - repeat - 1)]
             ids = [a.app_id for a in sched.list()][-100:]
             before = sched.transport().commands_run
-            status = time_call(lambda: sched.jobs(ids), repeat)
+            status = time_call(lambda: sched.apps(ids), repeat)
             trips = (sched.transport().commands_run - before) / repeat
-            found = len(sched.jobs(ids))
+            found = len(sched.apps(ids))
         finally:
             sched.close()
     report("slurm submit (reused SSH connection)", f"{median_ms(submit):.0f} ms", "report")

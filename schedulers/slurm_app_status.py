@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from torchrun_core.schedulers.slurm_script import RC_KEY
+from torchrun_core.schedulers.slurm_jobdir import JobDirState
+from torchrun_core.schedulers.slurm_script import COMMENT_TAG, RC_KEY
 from torchrun_core.schedulers.slurm_status import SlurmJob
 from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus, ReplicaStatus, RoleStatus
@@ -49,7 +50,23 @@ def job_tag(job: SlurmJob) -> tuple[str | None, list[tuple[str, int]]]:
 
 def _tag_roles(job: SlurmJob) -> tuple[str | None, list[tuple[str, int, int]]]:
     """``(session, [(role, replicas, tasks per node), ...])``; the tag says ``role=NxK``."""
-    session_roles = job.session()
+    return tag_session_roles(job.session())
+
+
+def job_tag_roles(tag: str) -> list[tuple[str, int]]:
+    """``[(role, replicas), ...]`` of a comment tag."""
+    return [(name, count) for name, count, _ in _tag_roles_of(tag)]
+
+
+def _tag_roles_of(tag: str) -> list[tuple[str, int, int]]:
+    """The roles of a comment tag (``torchrun_core:<session>:<roles>``)."""
+    prefix = f"{COMMENT_TAG}:"
+    head = tag.split(" ", 1)[0]
+    return tag_session_roles(head[len(prefix) :] if head.startswith(prefix) else None)[1]
+
+
+def tag_session_roles(session_roles: str | None) -> tuple[str | None, list[tuple[str, int, int]]]:
+    """``<session>:<role>=<n>[x<k>],...`` parsed; ``(None, [])`` for None."""
     if session_roles is None:
         return None, []
     session, _, roles_text = session_roles.partition(":")
@@ -110,41 +127,106 @@ def role_exit_codes(comment: str) -> dict[str, int]:
     return {name: found.code for name, found in role_exits(comment).items()}
 
 
+@dataclass(frozen=True)
+class SlurmApp:
+    """Everything known of one app after one status round trip.
+
+    Attributes:
+        jobs: squeue's records (else sacct's), het components by offset;
+            empty once the controller has forgotten the job and accounting
+            has no record of it.
+        tag: the comment tag (from the job, else from this machine's record).
+        job_dir: what the job dir says; None when it was not read.
+    """
+
+    app_id: str
+    jobs: list[SlurmJob]
+    tag: str = ""
+    job_dir: JobDirState | None = None
+
+    @property
+    def live(self) -> bool:
+        """Slurm still runs (or completes) some of it: processes may be left."""
+        return bool(self.jobs) and not self.jobs[0].from_sacct and not self.slurm_state.is_terminal
+
+    @property
+    def slurm_state(self) -> AppState:
+        return app_state(self.jobs) if self.jobs else AppState.UNKNOWN
+
+
 def app_state(jobs: list[SlurmJob]) -> AppState:
-    """The app's state: the leader's (it runs the batch script), CANCELLED if any part was."""
+    """Slurm's state of the app: the leader's (it runs the batch script), or CANCELLED."""
     if any(j.state is AppState.CANCELLED for j in jobs):
         return AppState.CANCELLED
     return jobs[0].state
 
 
-def app_status(jobs: list[SlurmJob], handle: str) -> AppStatus:
-    """AppStatus of one app from its job records (sorted by het offset)."""
-    state = app_state(jobs)
-    leader = jobs[0]
-    by_offset = {j.offset: j for j in jobs}
-    exits = role_exits(leader.comment)
+def resolved_state(app: SlurmApp) -> tuple[AppState, str]:
+    """The app's state and message, from Slurm's records and its job dir.
+
+    While Slurm runs any part of the job (COMPLETING included) the app is not
+    over; once it is, a cancel's mark makes it CANCELLED, and the batch
+    script's own outcome decides between SUCCEEDED and FAILED.
+    """
+    jd = app.job_dir
+    message = app.jobs[0].slurm_state if app.jobs else ""
+    if app.live:
+        return app.slurm_state, message
+    if (jd is not None and jd.cancelled) or app.slurm_state is AppState.CANCELLED:
+        return AppState.CANCELLED, message or "cancelled"
+    if jd is not None and jd.final and jd.exit_code is not None:
+        code = jd.exit_code
+        state = AppState.SUCCEEDED if code == 0 else AppState.FAILED
+        return state, message or ("exit code 0" if code == 0 else f"exit code {code}")
+    if app.jobs:
+        return app.slurm_state, message
+    if jd is not None and jd.exists:
+        # Slurm forgot a job whose script never wrote its outcome: killed, out of
+        # time, or lost with its node.
+        return AppState.FAILED, "slurm no longer knows it and its batch script left no outcome"
+    return AppState.UNKNOWN, message
+
+
+def app_status(app: SlurmApp, handle: str) -> AppStatus | None:
+    """AppStatus of one app; None when nothing is known of it."""
+    state, message = resolved_state(app)
+    roles_tag = _tag_roles_of(app.tag)
+    if state is AppState.UNKNOWN and not app.jobs:
+        return None
+    leader = app.jobs[0] if app.jobs else None
+    by_offset = {j.offset: j for j in app.jobs}
+    codes = app.job_dir.codes if app.job_dir and app.job_dir.final else ""
+    exits = (
+        role_exits(f"{RC_KEY}={codes}") if codes else role_exits(leader.comment if leader else "")
+    )
+    any_failed = any(code for e in exits.values() for code in e.replicas.values() if code)
+    live_codes = app.job_dir.replica_codes if app.job_dir and not state.is_terminal else {}
     roles = []
-    for i, (name, count, per_node) in enumerate(_tag_roles(leader)[1]):
+    for i, (name, count, per_node) in enumerate(roles_tag):
         part = by_offset.get(i, leader)
-        role_state = state if part.state.is_terminal or state.is_terminal else part.state
-        hosts = expand_hostlist(part.nodes)
-        replicas = [
-            _replica(name, k, role_state, part, exits.get(name), leader, state)
-            for k in range(count)
-        ]
-        for replica in replicas:  # ranks fill each node in turn (srun's block distribution)
-            node = replica.id // per_node
-            if node < len(hosts):
-                replica.hostname = hosts[node]
+        role_state = (
+            state if part is None or part.state.is_terminal or state.is_terminal else part.state
+        )
+        hosts = expand_hostlist(part.nodes) if part else []
+        replicas = []
+        for k in range(count):
+            replica = _replica(name, k, role_state, state, exits.get(name), any_failed, leader)
+            if (name, k) in live_codes:  # ended while its siblings still run
+                code = live_codes[(name, k)]
+                replica.exit_code = code
+                replica.state = AppState.SUCCEEDED if code == 0 else AppState.FAILED
+            node = k // per_node  # ranks fill each node in turn (srun's block distribution)
+            replica.hostname = hosts[node] if node < len(hosts) else (part.nodes if part else "")
+            replicas.append(replica)
         roles.append(RoleStatus(role=name, replicas=replicas))
     return AppStatus(
         state=state,
         handle=handle,
-        num_restarts=leader.restarts,
-        message=leader.slurm_state,
+        num_restarts=leader.restarts if leader else 0,
+        message=message,
         roles=roles,
-        created_at=leader.submitted_at,
-        finished_at=leader.finished_at if state.is_terminal else None,
+        created_at=leader.submitted_at if leader else None,
+        finished_at=leader.finished_at if leader and state.is_terminal else None,
     )
 
 
@@ -152,14 +234,20 @@ def _replica(
     role: str,
     rank: int,
     role_state: AppState,
-    part: SlurmJob,
-    recorded: RoleExit | None,
-    leader: SlurmJob,
     app: AppState,
+    recorded: RoleExit | None,
+    any_failed: bool,
+    leader: SlurmJob | None,
 ) -> ReplicaStatus:
-    state, code = role_state, leader.exit_code if role_state.is_terminal else None
-    if role_state.is_terminal and app is not AppState.CANCELLED and recorded is not None:
+    state = role_state
+    code = leader.exit_code if leader and role_state.is_terminal else None
+    if app is AppState.CANCELLED:
+        code = None
+    elif role_state.is_terminal and recorded is not None:
         # The script recorded this replica's own exit code (last attempt).
+        if recorded.replicas.get(rank, 0) is None and any_failed:
+            # No code of its own while another replica failed: srun stopped it.
+            return ReplicaStatus(id=rank, role=role, state=AppState.CANCELLED, exit_code=None)
         code = recorded.replica_code(rank)
         state = AppState.SUCCEEDED if code == 0 else AppState.FAILED
-    return ReplicaStatus(id=rank, role=role, state=state, exit_code=code, hostname=part.nodes)
+    return ReplicaStatus(id=rank, role=role, state=state, exit_code=code)

@@ -1,9 +1,21 @@
-"""Stopping a Slurm app with a grace period, and removing its job dir.
+"""Stopping a Slurm app, and removing its job dir.
 
-Slurm's own ``scancel`` marks the job CANCELLED, sends SIGTERM, and sends
-SIGKILL after the cluster's ``KillWait``; a user cannot lengthen that. A
-shorter grace period is honoured by sending SIGKILL ourselves once it has
-passed, so an override shortens a stop and never delays it.
+A cancel first marks the app in its job dir (``CANCEL_FILE``: the batch
+script then retries no more, and status reads CANCELLED once Slurm has
+forgotten the job), then stops it, and returns only once Slurm runs
+nothing of it, COMPLETING included: so an app that reads CANCELLED has no
+process left on any node.
+
+- Without a grace period, plain ``scancel``: SIGTERM, then SIGKILL after the
+  cluster's ``KillWait``.
+- With one, SIGTERM to the job's steps only (``scancel --signal=TERM``, the
+  job is not cancelled yet, so it can still be signalled), and SIGKILL to
+  the whole job once the grace has passed (``--signal=KILL --full``), then
+  ``scancel``. So an override honours its own length whatever KillWait is.
+
+Either way the task shells outlive SIGTERM (see ``slurm_script``), so a
+process that ignores it is still in the job's process tree when the
+SIGKILL comes, on proctrack/linuxproc as on pgid or cgroup clusters.
 """
 
 from __future__ import annotations
@@ -13,16 +25,19 @@ import time
 from collections.abc import Callable
 
 from torchrun_core.errors import BackendError
-from torchrun_core.schedulers.slurm_script import SCRIPT_NAME
+from torchrun_core.schedulers.slurm_script import CANCEL_FILE, SCRIPT_NAME
 from torchrun_core.schedulers.ssh_transport import Transport
 
 _POLL_S = 0.5
+# How long a cancel waits for Slurm to finish stopping the job (KillWait,
+# epilogs), after which it says so instead of hanging.
+STOP_TIMEOUT_S = 180.0
 
 
-def scancel(transport: Transport, app_id: str, *flags: str) -> None:
-    """``scancel [flags] app_id``; BackendError when it fails."""
+def scancel(transport: Transport, app_id: str, *flags: str, prefix: str = "") -> None:
+    """``[prefix] scancel [flags] app_id``; BackendError when it fails."""
     command = " ".join(["scancel", *flags, shlex.quote(app_id)])
-    done = transport.run(command, rerun_on_drop=True)
+    done = transport.run(prefix + command, rerun_on_drop=True)
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines()
         raise BackendError(
@@ -32,18 +47,49 @@ def scancel(transport: Transport, app_id: str, *flags: str) -> None:
         )
 
 
-def cancel_with_grace(
-    transport: Transport, app_id: str, grace_period: float, has_ended: Callable[[], bool]
+def stop_app(
+    transport: Transport,
+    app_id: str,
+    job_dir: str,
+    grace_period: float | None,
+    is_live: Callable[[], bool],
 ) -> None:
-    """Cancel the job, and SIGKILL whatever of it still runs after ``grace_period`` s."""
-    scancel(transport, app_id)
-    deadline = time.monotonic() + max(0.0, grace_period)
-    while (left := deadline - time.monotonic()) > 0:
-        if has_ended():
-            return
-        time.sleep(min(_POLL_S, left))
-    if not has_ended():
-        scancel(transport, app_id, "--signal=KILL", "--full")
+    """Cancel the job and return once nothing of it runs (see the module's docstring).
+
+    Raises:
+        BackendError: scancel failed, or Slurm still ran the job after
+            :data:`STOP_TIMEOUT_S` seconds.
+    """
+    mark = f"touch {shlex.quote(job_dir + '/' + CANCEL_FILE)} 2>/dev/null; " if job_dir else ""
+    if grace_period is None:
+        scancel(transport, app_id, prefix=mark)
+    else:
+        quoted = shlex.quote(app_id)
+        # A pending job cannot be signalled: cancelling it is all there is to do.
+        transport.run(
+            f"{mark}scancel --signal=TERM {quoted} 2>/dev/null || scancel {quoted}",
+            rerun_on_drop=True,
+        )
+        deadline = time.monotonic() + max(0.0, grace_period)
+        while (left := deadline - time.monotonic()) > 0 and is_live():
+            time.sleep(min(_POLL_S, left))
+        if is_live():
+            transport.run(f"scancel --signal=KILL --full {quoted}", rerun_on_drop=True)
+        scancel(transport, app_id)
+    _await_stopped(app_id, is_live)
+
+
+def _await_stopped(app_id: str, is_live: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while is_live():
+        if time.monotonic() > deadline:
+            raise BackendError(
+                f"slurm job {app_id} is still stopping after {STOP_TIMEOUT_S:g} s",
+                hint="squeue shows it COMPLETING: a node may not answer (see scontrol show job)",
+                scheduler="slurm",
+                app_id=app_id,
+            )
+        time.sleep(_POLL_S)
 
 
 def remove_job_dir(transport: Transport, job_dir: str) -> None:

@@ -4,38 +4,51 @@ Commands run on the login node over SSH (:mod:`ssh_transport`), one reused
 connection per scheduler (so per runner), or locally when the host is
 ``localhost`` with no SSH settings. The app id is Slurm's job id (the het
 leader's). What an app is lives in Slurm: the job's comment carries the tag
-``torchrun_core:<session>:<role>=<replicas>,...``, so ``describe`` and
-``list`` work from any process with one round trip. This machine only keeps
-which host an app went to, when that is not the scheduler's default.
+``torchrun_core:<session>:<role>=<replicas>,...``, and the batch script
+leaves its outcome in the job dir, so that nothing depends on how the site
+configured Slurm (job comments in accounting, ``MinJobAge``). This machine
+keeps, per app, where it went (the connection target) and its job dir
+(:mod:`slurm_record`), so a run is found again from any process. Status of
+any number of apps on one cluster is one SSH round trip.
 
 Modules: ``slurm_options`` options; ``slurm_script`` the sbatch script;
-``slurm_status`` squeue/sacct parsing; ``slurm_app_status`` job records to
-AppStatus; ``slurm_logs`` log lines over SFTP; ``slurm_workspace`` the
-workspace sync.
+``slurm_status`` squeue/sacct parsing; ``slurm_jobdir`` what the job dir
+says; ``slurm_app_status`` both to AppStatus; ``slurm_record`` what this
+machine keeps of each app; ``slurm_control`` cancel and delete;
+``slurm_logs`` log lines over SFTP; ``slurm_workspace`` the workspace sync.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from torchrun_core.errors import BackendError, InvalidInputError, InvalidOptionError
-from torchrun_core.paths import state_dir
+from torchrun_core.errors import (
+    BackendError,
+    InvalidInputError,
+    InvalidOptionError,
+    SchedulerUnavailableError,
+)
 from torchrun_core.scheduler import ListedApp, Scheduler, Stream
-from torchrun_core.schedulers.slurm_app_status import app_state, app_status, job_tag
+from torchrun_core.schedulers.slurm_app_status import (
+    SlurmApp,
+    app_status,
+    job_tag,
+    job_tag_roles,
+    resolved_state,
+)
 from torchrun_core.schedulers.slurm_local_transport import LocalTransport
 from torchrun_core.schedulers.slurm_options import SlurmOptions
+from torchrun_core.schedulers.slurm_record import CONNECTION_KEYS, AppRecord, AppRecords
 from torchrun_core.schedulers.slurm_script import (
     SlurmRequest,
     build_request,
     format_request,
 )
 from torchrun_core.schedulers.slurm_status import (
-    SlurmJob,
+    ControllerUnavailable,
     parse_status_output,
     status_command,
 )
@@ -46,15 +59,6 @@ from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.dryrun import AppDryRunInfo
 from torchrun_core.specs.status import AppStatus
 
-_CONNECTION_KEYS = (
-    "host",
-    "port",
-    "user",
-    "identity_file",
-    "known_hosts",
-    "ssh_config",
-    "connect_timeout",
-)
 _JOB_ID_RE = re.compile(r"^\d+$")
 
 
@@ -62,6 +66,9 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
     """Submits each app as one sbatch job on a Slurm cluster, over SSH."""
 
     Options = SlurmOptions
+    # The nodes do not see this machine's files, but every replica sees its job dir
+    # (the batch script exports it): the file tracker writes there by default.
+    job_tracker_root = "${TORCHRUN_CORE_JOB_DIR}/tracking"
 
     def __init__(self, session: str = "default", **params: Any) -> None:
         """Params: the connection options (host, port, user, identity_file, known_hosts,
@@ -70,15 +77,16 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
         Raises:
             InvalidOptionError: for any other parameter.
         """
-        unknown = set(params) - set(_CONNECTION_KEYS)
+        unknown = set(params) - set(CONNECTION_KEYS)
         if unknown:
             raise InvalidOptionError(
                 f"slurm scheduler: unknown parameter(s) {', '.join(sorted(unknown))}",
-                hint=f"the slurm scheduler takes the parameters {', '.join(_CONNECTION_KEYS)}",
+                hint=f"the slurm scheduler takes the parameters {', '.join(CONNECTION_KEYS)}",
                 scheduler="slurm",
             )
         super().__init__("slurm", session)
         self.connection = self.parse_options(params)
+        self.records = AppRecords(session)
         self._transports: dict[tuple[Any, ...], Transport] = {}
         self._lock = threading.Lock()
 
@@ -86,7 +94,7 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
     def transport(self, options: SlurmOptions | None = None) -> Transport:
         """The (reused) transport to the login node of ``options`` (default: this scheduler's)."""
         opts = options or self.connection
-        key = tuple(getattr(opts, k) for k in _CONNECTION_KEYS)
+        key = tuple(getattr(opts, k) for k in CONNECTION_KEYS)
         with self._lock:
             found = self._transports.get(key)
             if found is None:
@@ -107,39 +115,58 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
                 self._transports[key] = found
             return found
 
-    def _record_path(self, app_id: str) -> Path:
-        return state_dir() / "slurm" / self.session / f"{app_id}.json"
+    def _options_of(self, record: AppRecord | None) -> SlurmOptions:
+        """The connection options an app was submitted with (this scheduler's without a record)."""
+        if record is None:
+            return self.connection
+        return SlurmOptions.model_validate(record.target)
 
-    def _app_transport(self, app_id: str) -> Transport:
-        """The transport of the host ``app_id`` was submitted to."""
-        try:
-            saved = json.loads(self._record_path(app_id).read_text())
-        except (OSError, ValueError):
-            return self.transport()
-        return self.transport(SlurmOptions.model_validate(saved))
+    def apps(self, app_ids: list[str], transport: Transport | None = None) -> dict[str, SlurmApp]:
+        """This session's apps among ``app_ids``, one round trip per cluster they went to
+        (through ``transport`` when given: all on one cluster)."""
+        groups: dict[tuple[Any, ...], list[tuple[str, AppRecord | None]]] = {}
+        for app_id in dict.fromkeys(a for a in app_ids if _JOB_ID_RE.match(a)):
+            record = self.records.get(app_id)
+            options = self._options_of(record)
+            key = tuple(getattr(options, k) for k in CONNECTION_KEYS)
+            groups.setdefault(key, []).append((app_id, record))
+        found: dict[str, SlurmApp] = {}
+        for members in groups.values():
+            options = self._options_of(members[0][1])
+            via = transport or self.transport(options)
+            found.update(self._ask(via, dict(members), options.host))
+        return found
 
-    def jobs(
-        self, app_ids: list[str], transport: Transport | None = None
-    ) -> dict[str, list[SlurmJob]]:
-        """This session's jobs by app id (all when ``app_ids`` is empty), in one round trip."""
-        ids = [a for a in app_ids if _JOB_ID_RE.match(a)]
-        if app_ids and not ids:
-            return {}
-        transport = transport or (self._app_transport(ids[0]) if ids else self.transport())
-        done = transport.run(status_command(ids), rerun_on_drop=True)
-        if "squeue" in done.stderr and "{" not in done.stdout:
-            raise BackendError(f"squeue failed: {_first_line(done.stderr)}", scheduler="slurm")
+    def _ask(
+        self, transport: Transport, members: dict[str, AppRecord | None], host: str
+    ) -> dict[str, SlurmApp]:
+        """One status round trip to one cluster: squeue, sacct and the known job dirs."""
+        dirs = {a: r.job_dir for a, r in members.items() if r is not None and r.job_dir}
+        done = transport.run(status_command(list(members), dirs), rerun_on_drop=True)
         try:
-            user, by_id = parse_status_output(done.stdout)
+            user, by_id, dir_states = parse_status_output(done.stdout)
+        except ControllerUnavailable as err:
+            raise SchedulerUnavailableError(
+                f"the slurm controller behind {host} does not answer: {err}",
+                hint="status works again once slurmctld is back; wait keeps waiting meanwhile",
+                scheduler="slurm",
+            ) from None
         except (ValueError, KeyError) as err:
-            raise BackendError(f"unreadable squeue output: {err}", scheduler="slurm") from None
-        return {
-            app_id: jobs
-            for app_id, jobs in by_id.items()
-            if (not ids or app_id in ids)
-            and jobs[0].user == user
-            and job_tag(jobs[0])[0] == self.session
-        }
+            detail = _first_line(done.stderr) if done.stderr.strip() else str(err)
+            raise BackendError(f"unreadable squeue output: {detail}", scheduler="slurm") from None
+        out = {}
+        for app_id, record in members.items():
+            jobs = [j for j in by_id.get(app_id, []) if j.user == user]
+            tag = jobs[0].comment if jobs and jobs[0].session() else ""
+            if jobs and not tag and record is None:
+                continue  # not a job of ours
+            if tag and job_tag(jobs[0])[0] != self.session:
+                continue
+            if not jobs and record is None:
+                continue
+            tag = tag or (record.tag if record else "")
+            out[app_id] = SlurmApp(app_id, jobs, tag, dir_states.get(app_id))
+        return out
 
     # -- submission -----------------------------------------------------------
     def _dryrun(self, app: AppDef, options: SlurmOptions) -> AppDryRunInfo[SlurmRequest]:
@@ -163,7 +190,9 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
             assert request.workspace_cache is not None
             sync_workspace(transport, request.workspace, request.workspace_cache)
         done = transport.run(request.command, request.script.encode())
-        job_id = done.stdout.strip().split(";")[0]
+        out = done.stdout.strip().splitlines() or [""]
+        job_id = out[0].split(";")[0]
+        job_dir = out[1].strip() if len(out) > 1 and out[1].startswith("/") else request.job_dir
         if done.returncode != 0 or not _JOB_ID_RE.match(job_id):
             raise BackendError(
                 f"sbatch failed (exit {done.returncode}): "
@@ -171,50 +200,67 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
                 hint="see the script with: torchrun-core dryrun -s slurm ...",
                 scheduler="slurm",
             )
-        if request.options.model_dump(include=set(_CONNECTION_KEYS)) != self.connection.model_dump(
-            include=set(_CONNECTION_KEYS)
-        ):
-            path = self._record_path(job_id)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(request.options.model_dump_json(include=set(_CONNECTION_KEYS)))
+        # Always kept, so that any later process asks the cluster it went to.
+        target = request.options.model_dump(include=set(CONNECTION_KEYS))
+        record = AppRecord(target, job_dir, request.tag, dryrun_info.app.name)
+        self.records.save(job_id, record)
         return job_id
 
     # -- observation ----------------------------------------------------------
     def _describe(self, app_id: str) -> AppStatus | None:
-        jobs = self.jobs([app_id]).get(app_id)
-        if not jobs:
-            return None
-        return app_status(jobs, f"slurm://{self.session}/{app_id}")
+        return self._describe_many([app_id]).get(app_id)
+
+    def _describe_many(self, app_ids: list[str]) -> dict[str, AppStatus | None]:
+        """Statuses of ``app_ids``: one round trip per cluster, however many apps."""
+        found = self.apps(app_ids)
+        out: dict[str, AppStatus | None] = dict.fromkeys(app_ids)
+        for app_id, app in found.items():
+            out[app_id] = app_status(app, f"slurm://{self.session}/{app_id}")
+        return out
 
     def _list(self) -> list[ListedApp]:
-        found = self.jobs([])
-        listed = [
-            ListedApp(app_id, app_state(jobs), jobs[0].name) for app_id, jobs in found.items()
-        ]
+        """The session's apps squeue (or sacct) knows on the default cluster, and recorded ones."""
+        done = self.transport().run(status_command([]), rerun_on_drop=True)
+        try:
+            _, by_id, _ = parse_status_output(done.stdout)
+        except (ControllerUnavailable, ValueError, KeyError):
+            by_id = {}
+        tagged = [a for a, jobs in by_id.items() if job_tag(jobs[0])[0] == self.session]
+        found = self.apps([*tagged, *self.records.ids()])
+        listed = []
+        for app_id, app in found.items():
+            state, _ = resolved_state(app)
+            name = app.jobs[0].name if app.jobs else ""
+            listed.append(ListedApp(app_id, state, name))
         return sorted(listed, key=lambda a: int(a.app_id))
 
+    # -- control ----------------------------------------------------------------
     def _cancel(self, app_id: str) -> None:
-        from torchrun_core.schedulers.slurm_control import scancel
-
-        scancel(self._app_transport(app_id), app_id)
+        self._stop(app_id, None)
 
     def _cancel_with_grace(self, app_id: str, grace_period: float) -> None:
-        from torchrun_core.schedulers.slurm_control import cancel_with_grace
+        self._stop(app_id, grace_period)
 
-        def has_ended() -> bool:
-            jobs = self.jobs([app_id]).get(app_id)
-            return not jobs or app_state(jobs).is_terminal
+    def _stop(self, app_id: str, grace_period: float | None) -> None:
+        """Stop the app; returns once Slurm runs nothing of it any more (see slurm_control)."""
+        from torchrun_core.schedulers.slurm_control import stop_app
 
-        cancel_with_grace(self._app_transport(app_id), app_id, grace_period, has_ended)
+        record, _, job_dir = self.locate(app_id)
+
+        def is_live() -> bool:
+            found = self.apps([app_id]).get(app_id)
+            return found is not None and found.live
+
+        stop_app(self.transport(self._options_of(record)), app_id, job_dir, grace_period, is_live)
 
     def _delete(self, app_id: str) -> None:
         """Remove the ended app's job dir on the cluster, and what this machine kept of it."""
         from torchrun_core.schedulers.slurm_control import remove_job_dir
 
-        jobs = self.jobs([app_id]).get(app_id)
-        if jobs and jobs[0].work_dir:
-            remove_job_dir(self._app_transport(app_id), jobs[0].work_dir)
-        self._record_path(app_id).unlink(missing_ok=True)
+        record, _, job_dir = self.locate(app_id)
+        if job_dir:
+            remove_job_dir(self.transport(self._options_of(record)), job_dir)
+        self.records.forget(app_id)
 
     def _log_iter(
         self,
@@ -229,21 +275,32 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
     ) -> Iterator[str]:
         from torchrun_core.schedulers.slurm_logs import LogFollower
 
-        jobs = self.jobs([app_id]).get(app_id) or []
-        roles = dict(job_tag(jobs[0])[1]) if jobs else {}
+        record, app, job_dir = self.locate(app_id)
+        roles = dict(job_tag_roles(app.tag)) if app else {}
         if role_name not in roles:
             raise InvalidInputError(f"app {app_id} has no role {role_name!r}; roles: {list(roles)}")
         if not 0 <= k < roles[role_name]:
             raise InvalidInputError(f"role {role_name!r} has no replica {k}")
-        follower = LogFollower(
-            self._app_transport(app_id),
-            jobs[0].work_dir,
-            role_name,
-            k,
-            streams,
-            is_done=lambda: app_state(self.jobs([app_id]).get(app_id) or jobs).is_terminal,
-        )
+
+        def is_done() -> bool:
+            try:
+                found = self.apps([app_id]).get(app_id)
+            except SchedulerUnavailableError:
+                return False  # the controller restarts: the job runs on, and so does the log
+            return found is None or resolved_state(found)[0].is_terminal
+
+        transport = self.transport(self._options_of(record))
+        follower = LogFollower(transport, job_dir, role_name, k, streams, is_done=is_done)
         return follower.lines(should_tail)
+
+    def locate(self, app_id: str) -> tuple[AppRecord | None, SlurmApp | None, str]:
+        """The app's record, its state and its job dir ("" when unknown)."""
+        record = self.records.get(app_id)
+        app = self.apps([app_id]).get(app_id)
+        job_dir = (record.job_dir if record else "") or (
+            app.jobs[0].work_dir if app and app.jobs else ""
+        )
+        return record, app, job_dir
 
     def close(self) -> None:
         """Close every SSH connection."""

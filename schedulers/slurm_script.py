@@ -50,6 +50,7 @@ class SlurmRequest:
     display_script: str = field(repr=False, default="")
     workspace: str | None = None  # the local directory, synced to workspace_cache first
     workspace_cache: str | None = None
+    tag: str = ""  # the comment's tag (session, roles), kept by this machine too
 
     @property
     def command(self) -> str:
@@ -61,7 +62,10 @@ class SlurmRequest:
             # Hard links: the app's own snapshot of the synced workspace, made in no time.
             ws = shlex.quote(f"{self.job_dir}/{WORKSPACE_DIR}")
             snapshot = f" && cp -al {shlex.quote(self.workspace_cache)} {ws}"
-        return f"mkdir -p {jd}{snapshot} && cat > {path} && sbatch --parsable {path}"
+        # pwd: the job dir's absolute path (job_dir may be relative to the home dir).
+        return (
+            f"mkdir -p {jd}{snapshot} && cat > {path} && sbatch --parsable {path} && cd {jd} && pwd"
+        )
 
 
 def new_job_dir(job_root: str, session: str, app_name: str) -> str:
@@ -132,10 +136,15 @@ def _component_lines(role: Role, options: SlurmOptions) -> list[str]:
 
 
 def _inner_command(role: Role, redact: bool) -> str:
-    """The line each task runs under ``/bin/sh -c``: env exports, then ``exec`` the entrypoint."""
+    """The line each task runs under ``/bin/sh -c``: env exports, the entrypoint, its exit code."""
     macros = Macros(app_id=_APP_SLOT, replica_id=_REPLICA_SLOT, rank0_env=RANK0_HOST_ENV)
-    # The same per-replica variables as every other scheduler sets.
+    # The task shell outlives a SIGTERM (the trap runs only once the entrypoint
+    # has ended) so that the process tree stays whole: a TERM-deaf child is
+    # never re-parented to init, where proctrack/linuxproc would lose it and
+    # Slurm's SIGKILL would miss it. A caught signal is reset in the child.
     words = [
+        "trap 'torchrun_core_term=1' TERM;",
+        # The same per-replica variables as every other scheduler sets.
         f"export TORCHRUN_CORE_ROLE={shlex.quote(role.name)};",
         'export TORCHRUN_CORE_REPLICA_ID="$SLURM_PROCID";',
         f"export TORCHRUN_CORE_NUM_REPLICAS={role.num_replicas};",
@@ -147,7 +156,7 @@ def _inner_command(role: Role, redact: bool) -> str:
     argv = [role.entrypoint, *macros.apply_args(role.args)]
     words.append(" ".join(shell_word(a) for a in argv))
     # Not exec'd: the shell stays to leave this replica's own exit code for
-    # the batch script (srun only reports the largest of its tasks').
+    # the batch script and status (srun only reports the largest of its tasks').
     rc_file = '"$' + JOB_DIR_ENV + '"/' + shell_word(role.name) + '-"$SLURM_PROCID".rc'
     words.append(f'\nrc=$?; echo "$rc" > {rc_file}; exit "$rc"')
     return " ".join(words).replace(" \n ", "\n").replace(" \nrc=", "\nrc=")
@@ -159,15 +168,19 @@ def _srun_line(role: Role, group: int | None, workdir: str, redact: bool) -> str
     het = f" --het-group={group}" if group is not None else ""
     inner = shell_word(_inner_command(role, redact))
     return (
-        f"srun{het} --ntasks={role.num_replicas} --open-mode=append --output={out} "
+        # --kill-on-bad-exit: a replica that fails ends its siblings at once.
+        f"srun{het} --ntasks={role.num_replicas} --kill-on-bad-exit=1 --open-mode=append "
+        f"--output={out} "
         f"--error={err} --chdir={workdir} /bin/sh -c {inner} &"
     )
 
 
 # Each attempt waits for every role's srun and records its exit code and
-# every replica's that was not 0; the codes are written into the job's
-# comment (``torchrun_core_rc=a:3@1=3,b:0,``), so that status reads them
-# from the same squeue call, with no extra round trip.
+# every replica's that was not 0. The codes go into the job's comment
+# (``torchrun_core_rc=a:3@1=3,b:0,``) for clusters that keep comments, and
+# always into the job dir (``EXIT_FILE``), which outlives squeue and needs
+# no accounting setting. A failed replica ends its own role's step
+# (``srun --kill-on-bad-exit``) and the other roles' steps (``stop_steps``).
 _RUN_LOOP = """\
 # record_role ROLE REPLICAS SRUN_CODE: append "ROLE:SRUN_CODE@rank=code...," to
 # $codes, listing each rank whose code was not 0 ("?" for one that left none).
@@ -181,6 +194,14 @@ record_role() {{
   done
   codes="$codes$_entry,"
 }}
+# stop_steps SRUN_PID...: a replica failed, so end the other roles' steps:
+# SIGTERM first (srun passes it on to the tasks), then srun's forced
+# termination (two SIGINTs within a second), which kills what is left.
+stop_steps() {{
+  for _pid in "$@"; do kill -TERM "$_pid" 2>/dev/null; done
+  sleep {stop_grace}
+  for _pid in "$@"; do kill -INT "$_pid" 2>/dev/null; kill -INT "$_pid" 2>/dev/null; done
+}}
 attempt=0
 while :; do
   export TORCHRUN_CORE_ATTEMPT=$attempt
@@ -190,11 +211,22 @@ while :; do
   codes=""
 {waits}
   scontrol update JobId="$SLURM_JOB_ID" Comment={comment}" {rc_key}=$codes" >/dev/null 2>&1 || true
-  if [ "$rc" -eq 0 ] || [ "$attempt" -ge {retries} ]; then exit "$rc"; fi
+  final=0
+  if [ "$rc" -eq 0 ] || [ "$attempt" -ge {retries} ] || [ -e "{job_dir}/{cancel_file}" ]; then
+    final=1
+  fi
+  printf '%s %s %s %s\\n' "$final" "$attempt" "$rc" "$codes" > "{job_dir}/.{exit_file}.tmp" &&
+    mv -f "{job_dir}/.{exit_file}.tmp" "{job_dir}/{exit_file}"
+  if [ "$final" -eq 1 ]; then exit "$rc"; fi
   attempt=$((attempt + 1))
   echo "torchrun_core: attempt $attempt of {retries} after exit code $rc" >&2
 done
 """
+# Seconds the other roles' replicas get to stop after a replica failed.
+STOP_GRACE_S = 2
+# Written in the job dir: the batch script's outcome, and a cancel's mark.
+EXIT_FILE = "torchrun_core.exit"
+CANCEL_FILE = "torchrun_core.cancel"
 RC_KEY = "torchrun_core_rc"
 
 
@@ -208,6 +240,37 @@ def _comment(app: AppDef, options: SlurmOptions, session: str) -> str:
     )
     comment = f"{COMMENT_TAG}:{session}:{roles}"
     return f"{comment} {options.comment}" if options.comment else comment
+
+
+def _wait_lines(roles: list[Role]) -> str:
+    """The script lines that wait for each role's srun, recording its codes.
+
+    One role: a plain ``wait`` (srun's --kill-on-bad-exit stops its replicas).
+    Several: a poll of every role's srun, the first failure stopping the
+    others' steps (``wait -n -p`` would need bash 5.1, rare on clusters).
+    """
+    # Role names are [A-Za-z0-9_.-]: safe inside double quotes.
+    if len(roles) == 1:
+        role = roles[0]
+        return (
+            f'  wait "$pid0"; c=$?; record_role {role.name} {role.num_replicas} "$c"; '
+            '[ "$c" -eq 0 ] || rc=$c'
+        )
+    n = len(roles)
+    lines = ["  " + "; ".join(f'd{i}=""' for i in range(n))]
+    lines.append("  while " + " || ".join(f'[ -z "$d{i}" ]' for i in range(n)) + "; do")
+    for i, role in enumerate(roles):
+        others = " ".join(f'"$pid{j}"' for j in range(n) if j != i)
+        lines.append(
+            f'    if [ -z "$d{i}" ] && ! kill -0 "$pid{i}" 2>/dev/null; then\n'
+            f'      wait "$pid{i}"; c=$?; d{i}=1\n'
+            f'      record_role {role.name} {role.num_replicas} "$c"\n'
+            f'      if [ "$c" -ne 0 ] && [ "$rc" -eq 0 ]; then rc=$c; stop_steps {others}; fi\n'
+            "    fi"
+        )
+    lines.append("    " + " || ".join(f'[ -z "$d{i}" ]' for i in range(n)) + " && sleep 0.2")
+    lines.append("  done")
+    return "\n".join(lines)
 
 
 def render_script(
@@ -231,25 +294,27 @@ def render_script(
         f'export {APP_ID_ENV}="$SLURM_JOB_ID"',
         # sbatch started the script in the job dir (--chdir): every path below is absolute.
         f'export {JOB_DIR_ENV}="$PWD"',
-        f'export {RANK0_HOST_ENV}="$(scontrol show hostnames "{nodelist}" | head -n 1)"',
+        # A NodeName need not resolve: replicas reach rank 0 at its node's NodeAddr.
+        f'torchrun_core_rank0="$(scontrol show hostnames "{nodelist}" | head -n 1)"',
+        f'export {RANK0_HOST_ENV}="$(scontrol show node -o "$torchrun_core_rank0" 2>/dev/null |'
+        " sed -n 's/.*NodeAddr=\\([^ ]*\\).*/\\1/p' | head -n 1)\"",
+        f'[ -n "${RANK0_HOST_ENV}" ] || {RANK0_HOST_ENV}=$torchrun_core_rank0',
     ]
     workdir = f'"${JOB_DIR_ENV}"' + (f"/{WORKSPACE_DIR}" if workspace else "")
-    sruns, waits = [], []
+    sruns = []
     for i, role in enumerate(app.roles):
         srun = _srun_line(role, i if het else None, workdir, redact)
         sruns.append(f"  {srun}\n  pid{i}=$!")
-        # Role names are [A-Za-z0-9_.-]: safe inside double quotes.
-        waits.append(
-            f'  wait "$pid{i}"; c=$?; record_role {role.name} {role.num_replicas} "$c"; '
-            '[ "$c" -eq 0 ] || rc=$c'
-        )
     loop = _RUN_LOOP.format(
         sruns="\n".join(sruns),
-        waits="\n".join(waits),
+        waits=_wait_lines(app.roles),
         comment=shlex.quote(_comment(app, options, session)),
         rc_key=RC_KEY,
         job_dir="$" + JOB_DIR_ENV,
         retries=max(role.max_retries for role in app.roles),
+        stop_grace=STOP_GRACE_S,
+        exit_file=EXIT_FILE,
+        cancel_file=CANCEL_FILE,
     )
     lines.append(loop)
     return "\n".join(lines)
@@ -268,6 +333,7 @@ def build_request(
         display_script=render_script(app, options, session, job_dir, has_ws, redact=True),
         workspace=workspace,
         workspace_cache=cache_dir(options.job_dir, workspace) if workspace else None,
+        tag=_comment(app, options, session).split(" ", 1)[0],
     )
 
 

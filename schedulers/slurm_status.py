@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from torchrun_core.schedulers.slurm_jobdir import DIRS_MARK, JobDirState, dirs_command, parse_dirs
 from torchrun_core.schedulers.slurm_script import COMMENT_TAG
 from torchrun_core.specs.state import AppState
 
 SACCT_MARK = "@@torchrun_core:sacct@@"
+SQUEUE_FAILED = "@@torchrun_core:squeue-failed@@"
 SACCT_FIELDS = "JobID,JobName,State,ExitCode,Comment,WorkDir,Submit,End,User,NodeList"
 
 _STATES = {
@@ -63,6 +65,7 @@ class SlurmJob:
     restarts: int = 0
     submitted_at: float | None = None
     finished_at: float | None = None
+    from_sacct: bool = False  # accounting's record: the controller no longer lists the job
 
     @property
     def state(self) -> AppState:
@@ -78,15 +81,20 @@ class SlurmJob:
         return tag[len(prefix) :] if tag.startswith(prefix) else None
 
 
-def status_command(job_ids: Iterable[str]) -> str:
-    """One shell command printing ``id -un``, ``squeue --json``, then sacct for ``job_ids``."""
+def status_command(job_ids: Iterable[str], job_dirs: Mapping[str, str] | None = None) -> str:
+    """One shell command printing ``id -un``, ``squeue --json``, sacct for ``job_ids``,
+    then what each of ``job_dirs`` (app id -> dir) holds (:mod:`slurm_jobdir`)."""
     ids = ",".join(shlex.quote(j) for j in job_ids)
     sacct = (
         f"sacct --parsable2 --noheader -X --format={SACCT_FIELDS} -j {ids} 2>/dev/null"
         if ids
         else "true"
     )
-    return f"id -un; squeue --json; echo {SACCT_MARK}; {sacct}; true"
+    dirs = f"; {dirs_command(job_dirs)}" if job_dirs else ""
+    # squeue's exit code is printed: a controller that does not answer is not "no jobs".
+    return (
+        f"id -un; squeue --json || echo {SQUEUE_FAILED}$?; echo {SACCT_MARK}; {sacct}{dirs}; true"
+    )
 
 
 def _wait_status_to_code(raw: Any) -> int | None:
@@ -113,9 +121,26 @@ def _state_text(raw: Any) -> str:
     return str(raw or "")
 
 
+class ControllerUnavailable(Exception):
+    """squeue could not reach slurmctld: nothing can be said about any job."""
+
+
 def parse_squeue(text: str) -> list[SlurmJob]:
-    """The jobs of ``squeue --json`` output; a het component carries its leader's id."""
+    """The jobs of ``squeue --json`` output; a het component carries its leader's id.
+
+    Raises:
+        ControllerUnavailable: squeue failed, or reported errors (22.05 exits 0
+            with ``"errors": [...]`` and no jobs when slurmctld is down).
+        ValueError: the output is not squeue's JSON.
+    """
+    if SQUEUE_FAILED in text:
+        raise ControllerUnavailable(f"squeue exited {text.rpartition(SQUEUE_FAILED)[2].strip()}")
     data = json.loads(text)
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if errors:
+        first = errors[0] if isinstance(errors[0], dict) else {"error": errors[0]}
+        detail = first.get("error") or first.get("description") or first
+        raise ControllerUnavailable(f"{detail} ({first.get('source', 'squeue')})")
     jobs = []
     for rec in data.get("jobs", []):
         het_id = rec.get("het_job_id") or 0
@@ -178,16 +203,23 @@ def parse_sacct(text: str) -> list[SlurmJob]:
                 nodes=nodes,
                 submitted_at=_sacct_time(submit),
                 finished_at=_sacct_time(end),
+                from_sacct=True,
             )
         )
     return jobs
 
 
-def parse_status_output(text: str) -> tuple[str, dict[str, list[SlurmJob]]]:
-    """The remote user and every job by app id, from :func:`status_command`'s output.
+def parse_status_output(
+    text: str,
+) -> tuple[str, dict[str, list[SlurmJob]], dict[str, JobDirState]]:
+    """The remote user, every job by app id and the job dirs read, from :func:`status_command`.
 
     squeue's records win; sacct fills in jobs the controller has forgotten.
+
+    Raises:
+        ControllerUnavailable: squeue could not reach the controller.
     """
+    text, _, dirs_text = text.partition(DIRS_MARK)
     head, _, sacct_text = text.partition(SACCT_MARK)
     user, _, squeue_text = head.partition("\n")
     by_id: dict[str, list[SlurmJob]] = {}
@@ -198,4 +230,4 @@ def parse_status_output(text: str) -> tuple[str, dict[str, list[SlurmJob]]]:
             by_id.setdefault(job.job_id, []).append(job)
     for jobs in by_id.values():
         jobs.sort(key=lambda j: j.offset)
-    return user.strip(), by_id
+    return user.strip(), by_id, parse_dirs(dirs_text)

@@ -158,7 +158,8 @@ def test_delete_removes_the_job_dir_and_the_record(runner: Runner) -> None:
     sched = runner.scheduler("slurm")
     assert isinstance(sched, SlurmScheduler)
     app_id = handle.app_id
-    job_dir = sched.jobs([app_id])[app_id][0].work_dir
+    job_dir = sched.locate(app_id)[2]
+    assert job_dir
     assert sched.transport().stat(f"{job_dir}/job.sbatch") is not None
     runner.delete(handle)
     assert sched.transport().stat(job_dir) is None

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from torchrun_core.runner import Runner
-from torchrun_core.schedulers.slurm_app_status import app_status
+from torchrun_core.schedulers.slurm_app_status import SlurmApp, app_status
 from torchrun_core.schedulers.slurm_scheduler import SlurmScheduler
 from torchrun_core.specs.app import AppDef, Role
 from torchrun_core.specs.state import AppState
@@ -32,6 +32,12 @@ class SqueueForgets:
         return self.inner.run(command.replace("squeue --json", "echo '{\"jobs\": []}'"), **kwargs)
 
 
+def _sacct_ended(apps: dict[str, SlurmApp], app_id: str) -> bool:
+    """Whether sacct reported the app's job as ended (squeue's answer is emptied)."""
+    found = apps.get(app_id)
+    return found is not None and bool(found.jobs) and found.jobs[0].state.is_terminal
+
+
 def test_finished_job_status_comes_from_sacct(
     runner: Runner, slurm_conn: dict[str, Any], session: str
 ) -> None:
@@ -43,10 +49,10 @@ def test_finished_job_status_comes_from_sacct(
     try:
         forgetful = SqueueForgets(sched.transport())
         deadline = time.monotonic() + SACCT_LAG_BOUND
-        jobs = sched.jobs([app_id], transport=forgetful)  # type: ignore[arg-type]
-        while (not jobs or not jobs[app_id][0].state.is_terminal) and time.monotonic() < deadline:
+        jobs = sched.apps([app_id], transport=forgetful)  # type: ignore[arg-type]
+        while not _sacct_ended(jobs, app_id) and time.monotonic() < deadline:
             time.sleep(0.5)
-            jobs = sched.jobs([app_id], transport=forgetful)  # type: ignore[arg-type]
+            jobs = sched.apps([app_id], transport=forgetful)  # type: ignore[arg-type]
     finally:
         sched.close()
     assert "sacct --parsable2" in forgetful.commands[-1]

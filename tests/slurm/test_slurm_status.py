@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from torchrun_core.schedulers.slurm_app_status import app_state, app_status
+from torchrun_core.schedulers.slurm_app_status import SlurmApp, app_state, app_status
 from torchrun_core.schedulers.slurm_status import (
     SACCT_MARK,
     SlurmJob,
@@ -30,6 +30,10 @@ SACCT_SIGNALLED = (
 )
 
 
+def _app(jobs: list[SlurmJob]) -> SlurmApp:
+    return SlurmApp(jobs[0].job_id, jobs, jobs[0].comment)
+
+
 def test_squeue_het_components_share_the_leader_id() -> None:
     jobs = {(j.job_id, j.offset): j for j in parse_squeue(SQUEUE)}
     assert jobs[("7", 0)].nodes == "node1"
@@ -44,7 +48,7 @@ def test_squeue_exit_code_is_a_raw_wait_status() -> None:
 
 
 def test_states_map() -> None:
-    _, by_id = parse_status_output("trcslurm\n" + SQUEUE + SACCT_MARK + "\n")
+    _, by_id, _ = parse_status_output("trcslurm\n" + SQUEUE + SACCT_MARK + "\n")
     assert app_state(by_id["4"]) is AppState.SUCCEEDED
     assert app_state(by_id["7"]) is AppState.FAILED
     assert app_state(by_id["5"]) is AppState.CANCELLED
@@ -52,9 +56,9 @@ def test_states_map() -> None:
 
 
 def test_status_per_role_from_the_comment_tag() -> None:
-    user, by_id = parse_status_output("trcslurm\n" + SQUEUE + SACCT_MARK + "\n")
+    user, by_id, _ = parse_status_output("trcslurm\n" + SQUEUE + SACCT_MARK + "\n")
     assert user == "trcslurm"
-    status = app_status(by_id["7"], "slurm://e2e/7")
+    status = app_status(_app(by_id["7"]), "slurm://e2e/7")
     assert [r.role for r in status.roles] == ["w", "p"]
     assert status.replica("w", 0).exit_code == 3
     assert status.replica("p", 0).hostname == "node2"
@@ -81,10 +85,10 @@ def test_sacct_signal_and_garbage() -> None:
 
 
 def test_sacct_fills_in_jobs_squeue_forgot() -> None:
-    _, by_id = parse_status_output("trcslurm\n" + '{"jobs": []}' + SACCT_MARK + "\n" + SACCT)
+    _, by_id, _ = parse_status_output("trcslurm\n" + '{"jobs": []}' + SACCT_MARK + "\n" + SACCT)
     assert app_state(by_id["600"]) is AppState.FAILED
     assert [j.offset for j in by_id["600"]] == [0, 1]
-    status = app_status(by_id["599"], "slurm://s/599")
+    status = app_status(_app(by_id["599"]), "slurm://s/599")
     assert status.state is AppState.FAILED
     assert status.replica("main", 0).exit_code == 3
 
@@ -119,7 +123,7 @@ def test_replica_exit_codes_in_the_app_status() -> None:
         comment="torchrun_core:s:w=2 torchrun_core_rc=w:3@1=3,", work_dir="/j",
         user="u", nodes="node[1-2]",
     )  # fmt: skip
-    status = app_status([job], "slurm://s/9")
+    status = app_status(_app([job]), "slurm://s/9")
     assert [(r.state, r.exit_code) for r in status.roles[0].replicas] == [
         (AppState.SUCCEEDED, 0),
         (AppState.FAILED, 3),
@@ -142,5 +146,5 @@ def test_each_replica_reads_its_own_node() -> None:
         job_id="9", offset=0, slurm_state="RUNNING", exit_code=None, name="x",
         comment="torchrun_core:s:w=4x2", work_dir="/j", user="u", nodes="n[1-2]",
     )  # fmt: skip
-    status = app_status([job], "slurm://s/9")
+    status = app_status(_app([job]), "slurm://s/9")
     assert [r.hostname for r in status.roles[0].replicas] == ["n1", "n1", "n2", "n2"]
