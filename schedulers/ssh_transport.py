@@ -104,8 +104,11 @@ class SSHTransport:
                 sock=sock,  # type: ignore[arg-type]
             )
         except (paramiko.SSHException, OSError, EOFError) as err:
+            # Still connected but not logged in: the keys were the problem.
+            up = client.get_transport()
+            authenticating = up is not None and up.is_active() and not up.is_authenticated()
             client.close()
-            raise unavailable(target, err) from None
+            raise unavailable(target, err, authenticating) from None
         transport = client.get_transport()
         if transport is not None:
             transport.set_keepalive(15)  # notice a dead peer during long log follows

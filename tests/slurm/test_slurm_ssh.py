@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from slurm_faults import SlurmCluster
 
-from torchrun_core.errors import SchedulerUnavailableError
+from torchrun_core.errors import InvalidOptionError, SchedulerUnavailableError
 from torchrun_core.runner import Runner
 from torchrun_core.schedulers.slurm_scheduler import SlurmScheduler
 from torchrun_core.specs.app import AppDef, Role
@@ -37,6 +38,73 @@ def test_unknown_host_key_is_rejected(slurm_conn: dict[str, Any], tmp_path: Path
     assert "ssh-keyscan" in (err.value.hint or "")
     key = Path(slurm_conn["identity_file"]).read_text()
     assert key.splitlines()[1] not in text
+
+
+def _connect_with_key(slurm_conn: dict[str, Any], key: Path) -> BaseException:
+    """The error of a first call with ``key`` as the identity file."""
+    sched = SlurmScheduler("s", **{**slurm_conn, "identity_file": str(key)})
+    try:
+        with pytest.raises((InvalidOptionError, SchedulerUnavailableError)) as err:
+            sched.list()
+    finally:
+        sched.close()
+    assert "is the host up" not in (err.value.hint or "")  # the host is up: say what is wrong
+    return err.value
+
+
+def _keygen(path: Path, passphrase: str = "", key_type: str = "ed25519") -> Path:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", key_type, "-N", passphrase, "-f", str(path)], check=True
+    )
+    return path
+
+
+def test_missing_key_file_is_named(slurm_conn: dict[str, Any], tmp_path: Path) -> None:
+    err = _connect_with_key(slurm_conn, tmp_path / "id_gone")
+    assert isinstance(err, InvalidOptionError) and err.exit_code == 2
+    assert str(err) == (
+        f"ssh {slurm_conn['user']}@{slurm_conn['host']}:{slurm_conn['port']}: "
+        f"identity file {tmp_path / 'id_gone'} does not exist"
+    )
+    assert "identity_file" in (err.hint or "")
+
+
+def test_unparseable_key_file_is_named(slurm_conn: dict[str, Any], tmp_path: Path) -> None:
+    garbage = tmp_path / "id_garbage"
+    garbage.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nnot base64 at all\n")
+    err = _connect_with_key(slurm_conn, garbage)
+    assert isinstance(err, InvalidOptionError)
+    assert str(err).endswith(f"identity file {garbage} is not a private key paramiko can read")
+    assert "not base64" not in str(err) + (err.hint or "")  # never the key file's contents
+
+
+def test_public_key_as_identity_file_is_named(slurm_conn: dict[str, Any]) -> None:
+    public = Path(slurm_conn["identity_file"] + ".pub")
+    err = _connect_with_key(slurm_conn, public)
+    assert isinstance(err, InvalidOptionError)
+    assert str(err).endswith(f"identity file {public} is a public key, not a private one")
+    assert slurm_conn["identity_file"] in (err.hint or "")
+
+
+def test_passphrase_protected_key_is_named(slurm_conn: dict[str, Any], tmp_path: Path) -> None:
+    key = _keygen(tmp_path / "id_locked", passphrase="s3cret passphrase")
+    err = _connect_with_key(slurm_conn, key)
+    assert isinstance(err, InvalidOptionError)
+    assert str(err).endswith(f"identity file {key} is protected by a passphrase "
+                             "(torchrun_core never asks for one)")  # fmt: skip
+    assert f"ssh-add {key}" in (err.hint or "")
+    assert "s3cret" not in str(err) + (err.hint or "")
+
+
+def test_a_key_the_server_refuses_is_an_authentication_failure(
+    slurm_conn: dict[str, Any], tmp_path: Path
+) -> None:
+    # A sound ECDSA key that is not in authorized_keys: paramiko's own error then
+    # is the last key type it failed to load it as ("Invalid key", as Ed25519).
+    err = _connect_with_key(slurm_conn, _keygen(tmp_path / "id_stranger", key_type="ecdsa"))
+    assert isinstance(err, SchedulerUnavailableError) and err.exit_code == 1
+    assert "authentication failed" in str(err)
+    assert "authorized_keys" in (err.hint or "")
 
 
 def test_status_of_20_jobs_is_one_round_trip(slurm_conn: dict[str, Any], session: str) -> None:
