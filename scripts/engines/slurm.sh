@@ -382,10 +382,10 @@ job_ps() {
         [ "$(stat -c %u "$proc" 2>/dev/null)" = "$uid" ] || continue
         pid=${proc#/proc/}
         ppid=$(awk '/^PPid:/ {print $2}' "$proc/status" 2>/dev/null) || continue
-        cluster=$(tr '\0' '\n' <"$proc/environ" 2>/dev/null | sed -n 's/^SLURM_CLUSTER_NAME=//p') || true
-        job=$(tr '\0' '\n' <"$proc/environ" 2>/dev/null | sed -n 's/^SLURM_JOB_ID=//p') || true
+        cluster=$(tr '\0' '\n' 2>/dev/null <"$proc/environ" | sed -n 's/^SLURM_CLUSTER_NAME=//p') || true
+        job=$(tr '\0' '\n' 2>/dev/null <"$proc/environ" | sed -n 's/^SLURM_JOB_ID=//p') || true
         cwd=$(readlink "$proc/cwd" 2>/dev/null) || cwd=-
-        args=$(tr '\0' ' ' <"$proc/cmdline" 2>/dev/null) || continue
+        args=$(tr '\0\n\t' '   ' 2>/dev/null <"$proc/cmdline") || continue # one line
         [ -n "$ppid" ] || continue # gone meanwhile
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$pid" "$ppid" "${cluster:--}" "${job:--}" "$cwd" "${args% }"
     done
