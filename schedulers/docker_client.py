@@ -34,6 +34,19 @@ def daemon_address(host: str | None) -> str:
     return host or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
 
 
+def on_this_machine(address: str) -> bool:
+    """Whether the daemon at ``address`` runs here: its bind mounts are this machine's paths.
+
+    A unix socket, or TCP to a loopback address; anything else (another
+    host, ``ssh://``) is taken as elsewhere.
+    """
+    scheme, _, rest = address.partition("://")
+    if scheme == "unix":
+        return True
+    host = rest.rsplit("@", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    return scheme == "tcp" and (host in ("localhost", "::1") or host.startswith("127."))
+
+
 def connect(host: str | None) -> APIClient:
     """A client of the daemon at ``host`` (None: the environment's), its API version agreed.
 

@@ -26,9 +26,21 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from torchrun_core.errors import AppNotFoundError, InvalidInputError, InvalidOptionError
-from torchrun_core.scheduler import ListedApp, Scheduler, Stream, Watcher
+from torchrun_core.scheduler import (
+    ListedApp,
+    Scheduler,
+    Stream,
+    TrackerRoot,
+    Watcher,
+    mounts_path,
+)
 from torchrun_core.schedulers.docker_appdir import CANCEL_FILE, HOST_FILE, AppDir, session_dir
-from torchrun_core.schedulers.docker_client import connect, daemon_address, translated
+from torchrun_core.schedulers.docker_client import (
+    connect,
+    daemon_address,
+    on_this_machine,
+    translated,
+)
 from torchrun_core.schedulers.docker_launch import app_filters
 from torchrun_core.schedulers.docker_options import DockerOptions
 from torchrun_core.schedulers.docker_plan import (
@@ -130,6 +142,26 @@ class DockerScheduler(Scheduler[DockerOptions]):
         )
 
     # -- submission -----------------------------------------------------------
+    def tracker_root(
+        self, root: str, app: AppDef, options: DockerOptions, default: bool
+    ) -> TrackerRoot:
+        """The file tracker's root, bind-mounted at the same path from a daemon on this machine.
+
+        So the containers write where ``metrics`` reads. A daemon elsewhere
+        would mount its own host's path: the tracker is off there, unless
+        every role mounts a directory holding the root itself.
+        """
+        address = daemon_address(options.host or self.host)
+        if mounts_path(app, root):
+            return TrackerRoot(root)
+        if on_this_machine(address):
+            return TrackerRoot(root, mount=True)
+        return TrackerRoot(
+            None,
+            notice=f"the file tracker is off: containers on {address} do not see {root} "
+            "(mount a volume there in every role, and set [trackers.file] config to it)",
+        )
+
     def _dryrun(self, app: AppDef, options: DockerOptions) -> AppDryRunInfo[DockerPlan]:
         app_id = new_app_id(app.name)
         if options.host is None and self.host is not None:  # the plan names its daemon

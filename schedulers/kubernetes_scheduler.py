@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from torchrun_core.errors import AppNotFoundError, InvalidOptionError
-from torchrun_core.scheduler import ListedApp, Scheduler, Stream, Watcher
+from torchrun_core.scheduler import ListedApp, Scheduler, Stream, TrackerRoot, Watcher, mounts_path
 from torchrun_core.schedulers.kubernetes_client import Target, TargetBook, connect, items
 from torchrun_core.schedulers.kubernetes_errors import translated
 from torchrun_core.schedulers.kubernetes_manifests import (
@@ -126,6 +126,21 @@ class KubernetesScheduler(Scheduler[KubernetesOptions]):
         return jobs, pods
 
     # -- Scheduler ------------------------------------------------------------
+    def tracker_root(
+        self, root: str, app: AppDef, options: KubernetesOptions, default: bool
+    ) -> TrackerRoot:
+        """The file tracker's root if every role mounts it (a shared volume); else off.
+
+        Pods run on the cluster's nodes, which do not see this machine's files.
+        """
+        if mounts_path(app, root):
+            return TrackerRoot(root)
+        return TrackerRoot(
+            None,
+            notice=f"the file tracker is off: pods do not see {root} (mount a shared volume "
+            "in every role, and set [trackers.file] config to a path in it)",
+        )
+
     def _dryrun(self, app: AppDef, options: KubernetesOptions) -> AppDryRunInfo[Any]:
         app_id = new_app_id(app.name)
         manifests = build_manifests(app, options, app_id=app_id, session=self.session)

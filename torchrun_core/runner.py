@@ -72,15 +72,17 @@ class Runner(RunnerBulk, RunnerRerun, RunnerTracking, RunnerControl, RunnerQueri
         sched = self.scheduler(scheduler)
         if workspace is not None:
             app = build_workspace(self.registry, sched, app, workspace, cfg)
+        trackers = tracker_env.resolve_trackers(self._tracker_config)
+        with backend_errors(scheduler, "dryrun"):
+            app, trackers, notes = tracker_env.place_file_tracker(sched, app, cfg, trackers)
         env = tracker_env.tracker_env(
-            scheduler,
-            sched.session,
-            tracker_env.resolve_parent_run_id(parent),
-            tracker_env.resolve_trackers(self._tracker_config),
+            scheduler, sched.session, tracker_env.resolve_parent_run_id(parent), trackers
         )
         app = tracker_env.inject_env(app, env)
         with backend_errors(scheduler, "dryrun"):
-            return sched.dryrun(app, cfg)
+            info = sched.dryrun(app, cfg)
+        info.notes.extend(notes)
+        return info
 
     def schedule(self, dryrun_info: AppDryRunInfo[Any]) -> AppHandle:
         """Submit exactly ``dryrun_info`` and record the run; returns its handle."""

@@ -18,6 +18,7 @@ from torchrun_core.errors import InvalidInputError
 from torchrun_core.runner_base import RunnerBase
 from torchrun_core.runner_calls import ApiCall, app_not_found
 from torchrun_core.specs.handle import AppHandle, parse_handle
+from torchrun_core.specs.mounts import BindMount
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -133,13 +134,24 @@ def injected_keys(env: Mapping[str, str]) -> set[str]:
 
 
 def without_tracker_env(app: AppDef) -> AppDef:
-    """A copy of ``app`` without the tracker env the Runner injected into its roles."""
+    """A copy of ``app`` without the tracker env the Runner injected into its roles.
+
+    Also without the bind mount of the ``file`` tracker's root that the
+    Runner added for a scheduler asking for one (docker): the new dry run
+    places the tracker afresh, maybe on another scheduler.
+    """
     roles = []
     for role in app.roles:
         drop = injected_keys(role.env)
         env = {k: v for k, v in role.env.items() if k not in drop}
+        root = role.env.get(tracker_env.tracker_config_env(tracker_env.DEFAULT_TRACKER))
+        mounts = [
+            m
+            for m in role.mounts
+            if not (isinstance(m, BindMount) and m.src_path == m.dst_path == root)
+        ]
         # Removing keys keeps the spec valid: no need to re-validate (see inject_env).
-        roles.append(role.model_copy(update={"env": env}))
+        roles.append(role.model_copy(update={"env": env, "mounts": mounts}))
     return app.model_copy(update={"roles": roles})
 
 

@@ -53,7 +53,8 @@ class RunnerTracking(RunnerBase):
 
         with self._api("progress") as call:
             parsed = call.target(parse_handle(handle))
-            return read_progress(run_lookup.file_root(self.store, parsed), str(parsed))
+            root = run_lookup.file_root(self.store, parsed)
+            return [] if root is None else read_progress(root, str(parsed))
 
     def checkpoints(self, handle: str | AppHandle) -> list[Checkpoint]:
         """The checkpoints the job recorded, by global step, each complete or not.

@@ -24,6 +24,10 @@ from torchrun_core.specs.dryrun import AppDryRunInfo
 from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus
 
+# Re-exported: part of the scheduler SPI, for plugins placing the file tracker.
+from torchrun_core.specs.tracker_root import TrackerRoot as TrackerRoot
+from torchrun_core.specs.tracker_root import mounts_path as mounts_path
+
 
 class SchedulerOptions(BaseModel):
     """Base of every scheduler's run options; unknown options are errors."""
@@ -97,6 +101,10 @@ class Scheduler(abc.ABC, Generic[OptionsT]):
     """
 
     Options: ClassVar[type[SchedulerOptions]] = SchedulerOptions
+    # The file tracker's root in this scheduler's jobs instead of the default root
+    # (``<state dir>/tracking`` here, which replicas elsewhere do not see); it may
+    # name the job's env vars: ``${TORCHRUN_CORE_JOB_DIR}/tracking``. None: passed as is.
+    job_tracker_root: ClassVar[str | None] = None
 
     def __init__(self, name: str, session: str) -> None:
         self.name = name
@@ -146,6 +154,22 @@ class Scheduler(abc.ABC, Generic[OptionsT]):
             ) from None
 
     # -- submission ---------------------------------------------------------
+    def tracker_root(self, root: str, app: AppDef, options: OptionsT, default: bool) -> TrackerRoot:
+        """Where the ``file`` tracker rooted at ``root`` on this machine writes in ``app``'s job.
+
+        Called by the Runner at dry run, before :meth:`dryrun`. ``default``
+        says that ``root`` is the default one (``<state dir>/tracking`` here),
+        not a path the user chose. This default gives the default root's place
+        to :attr:`job_tracker_root` when set, and otherwise keeps ``root``:
+        right for replicas that share this machine's filesystem (local
+        processes), and what every scheduler did before this hook, so that
+        plugins written before it keep working. A scheduler whose replicas run
+        elsewhere gives a root that exists there, or None (off) with a notice.
+        """
+        if default and self.job_tracker_root:
+            return TrackerRoot(self.job_tracker_root)
+        return TrackerRoot(root)
+
     def dryrun(
         self, app: AppDef, cfg: Mapping[str, Any] | SchedulerOptions | None = None
     ) -> AppDryRunInfo[Any]:
@@ -169,6 +193,19 @@ class Scheduler(abc.ABC, Generic[OptionsT]):
     def describe(self, app_id: str) -> AppStatus | None:
         """The app's status, or None when this scheduler does not know it."""
         return self._describe(app_id)
+
+    def describe_many(self, app_ids: builtins.list[str]) -> dict[str, AppStatus | None]:
+        """Statuses of several apps of this session, by app id (None: unknown).
+
+        ``list`` refreshes a page of live runs through this, so a scheduler
+        whose engine answers for many apps at once (one ``squeue``) should
+        override :meth:`_describe_many`; the default asks :meth:`describe`
+        once per app, so plugins written before it keep working.
+        """
+        return self._describe_many(builtins.list(dict.fromkeys(app_ids)))
+
+    def _describe_many(self, app_ids: builtins.list[str]) -> dict[str, AppStatus | None]:
+        return {app_id: self.describe(app_id) for app_id in app_ids}
 
     def exists(self, app_id: str) -> bool:
         return self._describe(app_id) is not None

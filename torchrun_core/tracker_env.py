@@ -9,10 +9,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from torchrun_core.errors import InvalidInputError
 from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.macros import APP_ID
+
+if TYPE_CHECKING:
+    from torchrun_core.scheduler import Scheduler
 
 APP_HANDLE_ENV = "TORCHRUN_CORE_APP_HANDLE"
 PARENT_RUN_ID_ENV = "TORCHRUN_CORE_PARENT_RUN_ID"
@@ -100,6 +105,52 @@ def tracker_env(
             if config:
                 env[tracker_config_env(name)] = config
     return env
+
+
+def place_file_tracker(
+    sched: Scheduler[Any],
+    app: AppDef,
+    cfg: Mapping[str, Any] | None,
+    trackers: Mapping[str, str | None],
+) -> tuple[AppDef, dict[str, str | None], list[str]]:
+    """``app`` and ``trackers`` with the ``file`` tracker's root where ``sched``'s job can reach it.
+
+    Asks :meth:`Scheduler.tracker_root`: the root may stay, move (Slurm: into
+    the job dir), be bind-mounted from this machine (added to every role;
+    the directory is made here) or be dropped (the tracker is off in the
+    job). A root that already names the job's env vars is left alone.
+    Returns the notes to show the user.
+    """
+    from torchrun_core.tracking.file_layout import default_root, names_job_env, root_of
+
+    root = trackers.get(DEFAULT_TRACKER)
+    if not root or names_job_env(root):
+        return app, dict(trackers), []
+    is_default = root == str(default_root())
+    placed = sched.tracker_root(root, app, sched.parse_options(cfg), is_default)
+    notes = [placed.notice] if placed.notice else []
+    if placed.path is None:
+        return app, {k: v for k, v in trackers.items() if k != DEFAULT_TRACKER}, notes
+    path = placed.path
+    if placed.mount:
+        path = os.path.abspath(root_of(path))
+        Path(path).mkdir(parents=True, exist_ok=True)  # a bind mount needs its source
+        app = _with_bind_mount(app, path)
+    return app, {**trackers, DEFAULT_TRACKER: path}, notes
+
+
+def _with_bind_mount(app: AppDef, path: str) -> AppDef:
+    """``app`` with ``path`` bind-mounted at the same path in every role that lacks it."""
+    from torchrun_core.specs.mounts import BindMount
+
+    mount = BindMount(src_path=path, dst_path=path)
+    roles = [
+        role
+        if any(m.dst_path == path for m in role.mounts)  # a re-run keeps the earlier one
+        else role.model_copy(update={"mounts": [*role.mounts, mount]})
+        for role in app.roles
+    ]
+    return app.model_copy(update={"roles": roles})
 
 
 def inject_env(app: AppDef, env: Mapping[str, str]) -> AppDef:

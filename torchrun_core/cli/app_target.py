@@ -190,8 +190,15 @@ def print_component_help(help_request: ComponentHelpRequested) -> int:
     return 0
 
 
+def print_notes(info: AppDryRunInfo[Any]) -> None:
+    """The dry run's notes for the user (the file tracker is off...), one line each on stderr."""
+    for note in info.notes:
+        sys.stderr.write(f"note: {note}\n")
+
+
 def print_dryrun(info: AppDryRunInfo[Any], as_json: bool) -> None:
-    """The request the scheduler would get, secret env values redacted."""
+    """The request the scheduler would get, secret env values redacted; its notes on stderr."""
+    print_notes(info)
     if not as_json:
         sys.stdout.write(f"{info}".rstrip("\n") + "\n")
         return

@@ -32,11 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     from torchrun_core.runstore import RunStore
     from torchrun_core.specs.handle import parse_handle
-    from torchrun_core.tracking.run_lookup import read_tracked, select_metrics
+    from torchrun_core.tracking.run_lookup import job_side_root, read_tracked, select_metrics
 
     store = RunStore()
     try:
         data = read_tracked(store, parse_handle(args.handle))
+        elsewhere = job_side_root(store, parse_handle(args.handle))
     finally:
         store.close()
     points = select_metrics(data, args.tag, args.step)
@@ -47,7 +48,8 @@ def execute(args: argparse.Namespace) -> int:
     metrics = [p for p in points if p.kind == "metric"]
     progress = _latest_progress([p for p in points if p.kind == "progress"])
     if not metrics and not progress:
-        sys.stderr.write(f"no metrics recorded for {args.handle}\n")
+        where = f" here: its file tracker wrote where it ran, in {elsewhere}" if elsewhere else ""
+        sys.stderr.write(f"no metrics recorded for {args.handle}{where}\n")
         return 0
     out: list[str] = []
     if metrics:

@@ -22,6 +22,7 @@ from torchrun_core.cli.app_target import (
     parse_cfg,
     print_component_help,
     print_dryrun,
+    print_notes,
     target_runner,
 )
 from torchrun_core.cli.error_printer import EXIT_INTERRUPTED, print_error
@@ -74,6 +75,7 @@ def submit_dryrun(runner: Runner, info: AppDryRunInfo[Any], args: argparse.Names
     if args.dryrun:
         print_dryrun(info, args.json)
         return 0
+    print_notes(info)
     handle = str(runner.schedule(info))
     if not args.wait:
         sys.stdout.write(f"{handle}\n")

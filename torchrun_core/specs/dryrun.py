@@ -56,6 +56,8 @@ class AppDryRunInfo(Generic[RequestT]):
     cfg: Any
     formatter: Callable[[RequestT], str] = field(default=repr, repr=False)
     app_id: str | None = None  # fixed at dry run when the scheduler picks ids up front
+    # One line each for the user, not part of the request (e.g. the file tracker is off).
+    notes: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         text = self.formatter(self.request)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from torchrun_core.tracking.file_layout import process_file_name, root_of, run_dir
+from torchrun_core.tracking.file_layout import job_root, process_file_name, run_dir
 
 if TYPE_CHECKING:
     from torchrun_core.tracking.records import RunContext
@@ -34,12 +34,16 @@ class FileBackend:
     """Writes one run's records to ``<root>/<scheduler>/<session>/<app_id>/<process>.jsonl``.
 
     Args:
-        config: the root directory (``~`` expanded, ``file://`` allowed);
+        config: the root directory (``~`` expanded, ``file://`` allowed,
+            ``${NAME}`` taken from this process's env);
             None: :func:`~torchrun_core.tracking.file_layout.default_root`.
+
+    Raises:
+        ValueError: ``config`` names a variable this process's env lacks.
     """
 
     def __init__(self, config: str | None = None) -> None:
-        self.root = root_of(config)
+        self.root = job_root(config, os.environ)
         self.path: str | None = None
         self._fd = -1
         self._lines: list[str] = []

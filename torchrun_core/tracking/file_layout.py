@@ -18,10 +18,12 @@ line is one JSON object whose ``t`` says what it records:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 FILE_EXT = ".jsonl"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def default_root() -> Path:
@@ -36,6 +38,31 @@ def root_of(config: str | None) -> Path:
     if not config:
         return default_root()
     return Path(config.removeprefix("file://")).expanduser()
+
+
+def names_job_env(config: str | None) -> bool:
+    """Whether ``config`` names env vars of the job (``${NAME}``): a root only the job can resolve.
+
+    A scheduler gives such a root when its replicas do not see this
+    machine's files (Slurm: ``${TORCHRUN_CORE_JOB_DIR}/tracking``).
+    """
+    return bool(config) and _ENV_REF.search(str(config)) is not None
+
+
+def job_root(config: str | None, environ: Mapping[str, str]) -> Path:
+    """The root a job writes to: :func:`root_of`, its ``${NAME}`` taken from the job's env.
+
+    Raises:
+        ValueError: a variable it names is not set in ``environ``.
+    """
+
+    def value(match: re.Match[str]) -> str:
+        name = match[1]
+        if not environ.get(name):
+            raise ValueError(f"its root {config} names ${{{name}}}, which is not set in this job")
+        return environ[name]
+
+    return root_of(_ENV_REF.sub(value, config) if config else config)
 
 
 def safe_part(text: str) -> str:
@@ -57,4 +84,13 @@ def process_file_name(role: str, replica_id: str, host: str, pid: int) -> str:
     return ".".join(safe_part(p) for p in parts) + FILE_EXT
 
 
-__all__ = ["FILE_EXT", "default_root", "process_file_name", "root_of", "run_dir", "safe_part"]
+__all__ = [
+    "FILE_EXT",
+    "default_root",
+    "job_root",
+    "names_job_env",
+    "process_file_name",
+    "root_of",
+    "run_dir",
+    "safe_part",
+]

@@ -3,7 +3,8 @@
 Light on purpose (no Runner, no pydantic): ``torchrun-core metrics`` over
 100,000 points spends its time reading them, not importing. The root is the
 ``TORCHRUN_CORE_TRACKER_FILE_CONFIG`` recorded in the run's stored AppDef
-(read as plain JSON), else the default root.
+(read as plain JSON), else the default root. A root that names the job's env
+vars is where the job ran, not here: it reads as nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from torchrun_core.tracking.file_layout import root_of
+from torchrun_core.tracking.file_layout import names_job_env, root_of
 
 if TYPE_CHECKING:
     from torchrun_core.runstore import RunStore
@@ -37,25 +38,47 @@ def recorded_file_config(app_json: str | None) -> str | None:
     return None
 
 
-def file_root(store: RunStore, handle: AppHandle) -> Path:
-    """The ``file`` tracker root the run was launched with.
-
-    Raises:
-        AppNotFoundError: the run store does not know ``handle``.
-    """
+def _file_config(store: RunStore, handle: AppHandle) -> str | None:
     from torchrun_core.runner_calls import app_not_found
 
     record = store.get(str(handle))
     if record is None:
         raise app_not_found(handle)
-    return root_of(recorded_file_config(record.app_json))
+    return recorded_file_config(record.app_json)
+
+
+def file_root(store: RunStore, handle: AppHandle) -> Path | None:
+    """The ``file`` tracker root the run was launched with, None when it is not on this machine.
+
+    None for a root that names the job's env vars (see :func:`job_side_root`).
+
+    Raises:
+        AppNotFoundError: the run store does not know ``handle``.
+    """
+    config = _file_config(store, handle)
+    return None if names_job_env(config) else root_of(config)
+
+
+def job_side_root(store: RunStore, handle: AppHandle) -> str | None:
+    """The root the run's job wrote to where it ran, when this machine cannot read it.
+
+    Such a root names the job's env vars, e.g. ``${TORCHRUN_CORE_JOB_DIR}/tracking``
+    (Slurm's job dir on the cluster); None for a root on this machine.
+
+    Raises:
+        AppNotFoundError: the run store does not know ``handle``.
+    """
+    config = _file_config(store, handle)
+    return config if names_job_env(config) else None
 
 
 def read_tracked(store: RunStore, handle: AppHandle) -> RunData:
-    """Everything the ``file`` tracker holds for ``handle``."""
+    """Everything the ``file`` tracker holds for ``handle`` on this machine."""
     from torchrun_core.tracking.file_reader import read_run
+    from torchrun_core.tracking.records import RunData
 
-    return read_run(file_root(store, handle), str(handle))
+    root = file_root(store, handle)
+    return RunData() if root is None else read_run(root, str(handle))
 
 
 def select_metrics(
@@ -70,4 +93,4 @@ def select_metrics(
     return points
 
 
-__all__ = ["file_root", "read_tracked", "recorded_file_config", "select_metrics"]
+__all__ = ["file_root", "job_side_root", "read_tracked", "recorded_file_config", "select_metrics"]
