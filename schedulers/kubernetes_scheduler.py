@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from torchrun_core.errors import AppNotFoundError, InvalidOptionError
 from torchrun_core.scheduler import ListedApp, Scheduler, Stream, TrackerRoot, Watcher, mounts_path
+from torchrun_core.schedulers.kubernetes_capability import ServerCapabilities
 from torchrun_core.schedulers.kubernetes_client import Target, TargetBook, connect, items
-from torchrun_core.schedulers.kubernetes_errors import translated
+from torchrun_core.schedulers.kubernetes_errors import REQUEST_TIMEOUT, translated
 from torchrun_core.schedulers.kubernetes_manifests import (
     LABEL_APP,
     LABEL_SESSION,
@@ -85,6 +86,7 @@ class KubernetesScheduler(Scheduler[KubernetesOptions]):
         self.book = TargetBook(Path(state_dir) / "kubernetes" / session)
         self._clients: dict[tuple[str | None, str | None], ApiClient] = {}
         self._lock = threading.Lock()
+        self.capabilities = ServerCapabilities()
         self.api_calls = 0  # counted for the benchmarks
 
     # -- plumbing -------------------------------------------------------------
@@ -112,16 +114,10 @@ class KubernetesScheduler(Scheduler[KubernetesOptions]):
         batch, core = self._apis(target)
         selector = f"{LABEL_APP}={app_id}"
         with translated(f"status of {app_id}"):
-            jobs = items(
-                batch.list_namespaced_job(
-                    target.namespace, label_selector=selector, _preload_content=False
-                )
-            )
-            pods = items(
-                core.list_namespaced_pod(
-                    target.namespace, label_selector=selector, _preload_content=False
-                )
-            )
+            jobs = items(batch.list_namespaced_job(target.namespace, label_selector=selector,
+                _preload_content=False, _request_timeout=REQUEST_TIMEOUT))  # fmt: skip
+            pods = items(core.list_namespaced_pod(target.namespace, label_selector=selector,
+                _preload_content=False, _request_timeout=REQUEST_TIMEOUT))  # fmt: skip
         self.api_calls += 2
         return jobs, pods
 
@@ -154,6 +150,10 @@ class KubernetesScheduler(Scheduler[KubernetesOptions]):
         request = dryrun_info.request
         target: Target = request["target"]
         app_id = str(dryrun_info.app_id)
+        key = (target.kubeconfig, target.context)
+        self.capabilities.check_suspend(  # before anything is made or recorded
+            self.client(target), key, target.namespace, request["manifests"]
+        )
         self.book.save(app_id, target)
         create_all(self.client(target), target, request["manifests"])
         self.api_calls += len(request["manifests"])
@@ -189,9 +189,11 @@ class KubernetesScheduler(Scheduler[KubernetesOptions]):
 
         Unlike the base class this also deletes an ended app's objects (its
         Service, its ended Jobs and pods), so ``delete`` needs nothing more.
-        ``grace_period`` shortens the pods' termination grace period.
+        ``grace_period`` shortens the pods' termination grace period. Pods
+        left without their Jobs (a cancel cut short) still count as the app.
         """
-        if self._describe(app_id) is None:
+        jobs, pods = self._objects(app_id)
+        if not jobs and not pods:
             raise AppNotFoundError(f"no kubernetes app {app_id!r}", app_id=app_id)
         self._cancel_with_grace(app_id, grace_period)
 

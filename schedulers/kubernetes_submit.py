@@ -14,8 +14,12 @@ from torchrun_core.schedulers.kubernetes_client import (
     Target,
     items,
 )
-from torchrun_core.schedulers.kubernetes_errors import translated
+from torchrun_core.schedulers.kubernetes_errors import REQUEST_TIMEOUT, translated
 from torchrun_core.schedulers.kubernetes_manifests import LABEL_APP
+
+# How long a cancel with a grace period waits for the Jobs to let go of their
+# pods before deleting the pods anyway.
+_ORPHANING_S = 10.0
 
 
 def _name(manifest: dict[str, Any]) -> str:
@@ -54,11 +58,11 @@ def create_all(client: Any, target: Target, manifests: list[dict[str, Any]]) -> 
 
 
 def delete_all(client: Any, target: Target, app_id: str, grace_period: float | None = None) -> None:
-    """Delete the app's Jobs, Service and JobSet with foreground propagation; 404s are fine.
+    """Delete the app's Jobs, pods, Service and JobSet; 404s are fine.
 
-    With ``grace_period``, the pods are also deleted directly with that grace
-    period: the garbage collector deletes a Job's pods with their own, and a
-    second delete may only shorten it (so an override never delays a stop).
+    Without ``grace_period`` the Jobs go with foreground propagation: the
+    garbage collector deletes their pods with the pods' own grace period.
+    With it, see :func:`_delete_with_grace`.
     """
     from kubernetes.client import BatchV1Api, CoreV1Api, CustomObjectsApi
     from kubernetes.client.exceptions import ApiException
@@ -66,14 +70,13 @@ def delete_all(client: Any, target: Target, app_id: str, grace_period: float | N
     ns = target.namespace
     selector = f"{LABEL_APP}={app_id}"
     with translated(f"cancel {app_id}"):
-        BatchV1Api(client).delete_collection_namespaced_job(
-            ns, label_selector=selector, propagation_policy="Foreground", _preload_content=False
-        )
-        if grace_period is not None:  # after the Jobs: a Job being deleted makes no new pod
-            CoreV1Api(client).delete_collection_namespaced_pod(
-                ns, label_selector=selector, grace_period_seconds=math.ceil(grace_period),
-                _preload_content=False,
+        if grace_period is None:
+            BatchV1Api(client).delete_collection_namespaced_job(
+                ns, label_selector=selector, propagation_policy="Foreground",
+                _preload_content=False, _request_timeout=REQUEST_TIMEOUT,
             )  # fmt: skip
+        else:
+            _delete_with_grace(client, ns, selector, grace_period)
         try:
             CoreV1Api(client).delete_namespaced_service(app_id, ns, _preload_content=False)
         except ApiException as err:
@@ -90,6 +93,36 @@ def delete_all(client: Any, target: Target, app_id: str, grace_period: float | N
                     raise
 
 
+def _delete_with_grace(client: Any, ns: str, selector: str, grace_period: float) -> None:
+    """Delete the Jobs orphaning their pods, then the pods with ``grace_period``.
+
+    A kubelet kills a pod with the grace period of the first delete it sees
+    (1.20 ignores a shorter one sent later), so that delete must be this one:
+    with foreground propagation the garbage collector's delete, carrying the
+    pod's own grace period, often came first and the override was lost (a
+    5 s cancel took 30 s and more). A deleted pod whose Job is gone is not
+    made again.
+    """
+    from kubernetes.client import BatchV1Api, CoreV1Api
+
+    batch = BatchV1Api(client)
+    batch.delete_collection_namespaced_job(
+        ns, label_selector=selector, propagation_policy="Orphan",
+        _preload_content=False, _request_timeout=REQUEST_TIMEOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + _ORPHANING_S
+    delay = 0.05
+    while time.monotonic() < deadline and items(batch.list_namespaced_job(
+            ns, label_selector=selector, _preload_content=False,
+            _request_timeout=REQUEST_TIMEOUT)):  # fmt: skip
+        time.sleep(delay)  # the garbage collector is orphaning the pods (~0.5 s)
+        delay = min(delay * 2, 0.5)
+    CoreV1Api(client).delete_collection_namespaced_pod(
+        ns, label_selector=selector, grace_period_seconds=math.ceil(grace_period),
+        _preload_content=False, _request_timeout=REQUEST_TIMEOUT,
+    )  # fmt: skip
+
+
 def delete_jobs(client: Any, target: Target, names: list[str]) -> None:
     """Delete the named Jobs with foreground propagation (one call each); 404s are fine."""
     from kubernetes.client import BatchV1Api
@@ -101,7 +134,7 @@ def delete_jobs(client: Any, target: Target, names: list[str]) -> None:
             try:
                 batch.delete_namespaced_job(
                     name, target.namespace, propagation_policy="Foreground",
-                    _preload_content=False,
+                    _preload_content=False, _request_timeout=REQUEST_TIMEOUT,
                 )  # fmt: skip
             except ApiException as err:
                 if err.status != 404:

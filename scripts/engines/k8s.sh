@@ -7,6 +7,9 @@
 #   DOCKER_HOST=unix:///...sock bash scripts/engines/k8s.sh start  # prints its kubeconfig path
 #   bash scripts/engines/k8s.sh stop     # stops only what `start` started (by pidfiles)
 #   bash scripts/engines/k8s.sh status   # exit 0 when the apiserver is ready and the node Ready
+#   bash scripts/engines/k8s.sh stop-apiserver      # fault tests: the apiserver alone goes away
+#   bash scripts/engines/k8s.sh start-apiserver     # ...and comes back (returns once ready)
+#   bash scripts/engines/k8s.sh restart-apiserver 30  # both, 30 s apart
 #
 # `start` is idempotent: a cluster that is already up is reused. Everything
 # lives in one directory: binaries, etcd data, certificates, token file,
@@ -134,13 +137,7 @@ pause_image() {
     rm -rf "$ctx"
 }
 
-control_plane() {
-    launch etcd etcd --name torchrun-core-test --data-dir "$DIR/etcd" \
-        --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
-        --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-        --listen-peer-urls "http://127.0.0.1:$ETCD_PEER" \
-        --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER" \
-        --initial-cluster "torchrun-core-test=http://127.0.0.1:$ETCD_PEER"
+apiserver() {
     launch kube-apiserver "$BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
         --secure-port "$PORT" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
         --cert-dir "$DIR/certs" --token-auth-file "$TOKEN_FILE" \
@@ -149,6 +146,16 @@ control_plane() {
         --service-account-issuer https://kubernetes.default.svc \
         --service-cluster-ip-range 10.96.0.0/16 \
         --kubelet-preferred-address-types InternalIP,Hostname
+}
+
+control_plane() {
+    launch etcd etcd --name torchrun-core-test --data-dir "$DIR/etcd" \
+        --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
+        --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+        --listen-peer-urls "http://127.0.0.1:$ETCD_PEER" \
+        --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER" \
+        --initial-cluster "torchrun-core-test=http://127.0.0.1:$ETCD_PEER"
+    apiserver
     wait_for kube-apiserver apiserver_ready
     kubeconfig
     launch kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$KUBECONFIG_FILE" \
@@ -196,18 +203,41 @@ start() {
     echo "$KUBECONFIG_FILE"
 }
 
+# stop_component <name>: TERM (KILL after 10 s) the component `start` launched.
+stop_component() {
+    local pid
+    pid=$(our_pid "$1") || return 0
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        [ -d "/proc/$pid" ] || break
+        sleep 0.1
+    done
+    [ -d "/proc/$pid" ] && kill -9 "$pid" 2>/dev/null || true
+    rm -f "$DIR/$1.pid"
+}
+
+# Fault injection for the outage tests: the apiserver alone goes away and comes
+# back with the same flags, state (etcd) and certificates; the other components
+# and the pods keep running and reconnect.
+start_apiserver() {
+    our_pid etcd >/dev/null || {
+        echo "error: no test cluster to restart the apiserver of (start it first)" >&2
+        return 1
+    }
+    apiserver
+    wait_for kube-apiserver apiserver_ready
+}
+
+restart_apiserver() { # restart_apiserver [DOWN_SECONDS]
+    stop_component kube-apiserver
+    sleep "${1:-0}"
+    start_apiserver
+}
+
 stop() {
-    local i name pid
+    local i
     for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-        name=${COMPONENTS[$i]}
-        pid=$(our_pid "$name") || continue
-        kill "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            [ -d "/proc/$pid" ] || break
-            sleep 0.1
-        done
-        [ -d "/proc/$pid" ] && kill -9 "$pid" 2>/dev/null || true
-        rm -f "$DIR/$name.pid"
+        stop_component "${COMPONENTS[$i]}"
     done
     # The pods' containers on the test dockerd were made by this kubelet: remove them.
     if [ -n "${DOCKER_HOST:-}" ] && command -v docker >/dev/null; then
@@ -219,8 +249,11 @@ case "${1:-}" in
 start) start ;;
 stop) stop ;;
 status) apiserver_ready && node_ready ;;
+stop-apiserver) stop_component kube-apiserver ;;
+start-apiserver) start_apiserver ;;
+restart-apiserver) restart_apiserver "${2:-0}" ;;
 *)
-    echo "usage: $0 start|stop|status" >&2
+    echo "usage: $0 start|stop|status|stop-apiserver|start-apiserver|restart-apiserver [DOWN_SECONDS]" >&2
     exit 2
     ;;
 esac

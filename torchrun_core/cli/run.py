@@ -84,13 +84,17 @@ def submit_dryrun(runner: Runner, info: AppDryRunInfo[Any], args: argparse.Names
 
 
 def _wait_and_stream(runner: Runner, handle: str, info: AppDryRunInfo[Any]) -> int:
-    """Print the app's output as it comes, then its handle; 0 only if it SUCCEEDED."""
-    from torchrun_core.cli.log_stream import print_logs, replicas_of
+    """Print the app's output as it comes until it is decided, then its handle.
+
+    Returns 0 only if it SUCCEEDED. A failed replica's siblings are stopped by
+    the wait, not waited for.
+    """
+    from torchrun_core.cli.log_stream import replicas_of
+    from torchrun_core.cli.run_follow import wait_printing
     from torchrun_core.specs.state import AppState
 
     try:
-        print_logs(runner, handle, replicas_of(info.app), follow=True)
-        status = runner.wait(handle)
+        status = wait_printing(runner, handle, replicas_of(info.app))
     except KeyboardInterrupt:  # only this process stops; the app is detached from it
         sys.stdout.flush()
         sys.stderr.write(
