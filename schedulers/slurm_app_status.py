@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from torchrun_core.schedulers.slurm_jobdir import JobDirState
-from torchrun_core.schedulers.slurm_script import COMMENT_TAG, RC_KEY
+from torchrun_core.schedulers.slurm_script import COMMENT_TAG, RC_KEY, STOPPED_CODE
 from torchrun_core.schedulers.slurm_status import SlurmJob
 from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus, ReplicaStatus, RoleStatus
@@ -33,6 +33,7 @@ class RoleExit:
 
     code: int
     replicas: dict[int, int | None] = field(default_factory=dict)
+    stopped: frozenset[int] = frozenset()  # ranks Slurm stopped (SIGTERM): cancel, failure
 
     def replica_code(self, rank: int) -> int:
         """The rank's own exit code; srun's for a task that left none."""
@@ -115,11 +116,14 @@ def _role_exit(item: str) -> tuple[str, RoleExit]:
     head, *ranks = item.split("@")
     name, _, code = head.rpartition(":")
     replicas: dict[int, int | None] = {}
+    stopped = set()
     for rank_code in ranks:
         rank, _, value = rank_code.partition("=")
         if rank.isdigit():
             replicas[int(rank)] = int(value) if value.isdigit() else None
-    return name, RoleExit(int(code) if code.isdigit() else 1, replicas)
+            if value == STOPPED_CODE:
+                stopped.add(int(rank))
+    return name, RoleExit(int(code) if code.isdigit() else 1, replicas, frozenset(stopped))
 
 
 def role_exit_codes(comment: str) -> dict[str, int]:
@@ -245,7 +249,8 @@ def _replica(
         code = None
     elif role_state.is_terminal and recorded is not None:
         # The script recorded this replica's own exit code (last attempt).
-        if recorded.replicas.get(rank, 0) is None and any_failed:
+        stopped = rank in recorded.stopped
+        if stopped or (recorded.replicas.get(rank, 0) is None and any_failed):
             # No code of its own while another replica failed: srun stopped it.
             return ReplicaStatus(id=rank, role=role, state=AppState.CANCELLED, exit_code=None)
         code = recorded.replica_code(rank)

@@ -138,10 +138,10 @@ def _component_lines(role: Role, options: SlurmOptions) -> list[str]:
 def _inner_command(role: Role, redact: bool) -> str:
     """The line each task runs under ``/bin/sh -c``: env exports, the entrypoint, its exit code."""
     macros = Macros(app_id=_APP_SLOT, replica_id=_REPLICA_SLOT, rank0_env=RANK0_HOST_ENV)
-    # The task shell outlives a SIGTERM (the trap runs only once the entrypoint
-    # has ended) so that the process tree stays whole: a TERM-deaf child is
-    # never re-parented to init, where proctrack/linuxproc would lose it and
-    # Slurm's SIGKILL would miss it. A caught signal is reset in the child.
+    # The task shell outlives a SIGTERM so that the process tree stays whole:
+    # a TERM-deaf entrypoint is still its child when Slurm's SIGKILL comes
+    # (proctrack/linuxproc finds processes by parentage). A caught signal is
+    # reset in the child, so the entrypoint sees SIGTERM as usual.
     words = [
         "trap 'torchrun_core_term=1' TERM;",
         # The same per-replica variables as every other scheduler sets.
@@ -154,12 +154,24 @@ def _inner_command(role: Role, redact: bool) -> str:
         words.append(f"export {key}={shell_word(shown)};")
     words.append("\n")
     argv = [role.entrypoint, *macros.apply_args(role.args)]
-    words.append(" ".join(shell_word(a) for a in argv))
-    # Not exec'd: the shell stays to leave this replica's own exit code for
-    # the batch script and status (srun only reports the largest of its tasks').
+    words.append(" ".join(shell_word(a) for a in argv) + " &")
     rc_file = '"$' + JOB_DIR_ENV + '"/' + shell_word(role.name) + '-"$SLURM_PROCID".rc'
-    words.append(f'\nrc=$?; echo "$rc" > {rc_file}; exit "$rc"')
-    return " ".join(words).replace(" \n ", "\n").replace(" \nrc=", "\nrc=")
+    words.append(_TASK_TAIL.format(rc_file=rc_file))
+    return " ".join(words).replace(" \n ", "\n")
+
+
+# After the entrypoint (started in the background, so that a SIGTERM wakes
+# ``wait`` at once): its own exit code for the batch script and status (srun
+# reports only the largest of its tasks'); and, when Slurm is stopping the
+# task, SIGKILL to the task's process group, so that a TERM-deaf process
+# whose parent died on the TERM (re-parented to init, which linuxproc loses)
+# dies with it.
+_TASK_TAIL = (
+    '\nc=$!; while :; do wait "$c"; rc=$?; kill -0 "$c" 2>/dev/null || break; done'
+    '\necho "$rc${{torchrun_core_term:+ stopped}}" > {rc_file}'
+    '\nif [ -n "${{torchrun_core_term:-}}" ]; then kill -KILL 0; fi'
+    '\nexit "$rc"'
+)
 
 
 def _srun_line(role: Role, group: int | None, workdir: str, redact: bool) -> str:
@@ -183,12 +195,14 @@ def _srun_line(role: Role, group: int | None, workdir: str, redact: bool) -> str
 # (``srun --kill-on-bad-exit``) and the other roles' steps (``stop_steps``).
 _RUN_LOOP = """\
 # record_role ROLE REPLICAS SRUN_CODE: append "ROLE:SRUN_CODE@rank=code...," to
-# $codes, listing each rank whose code was not 0 ("?" for one that left none).
+# $codes, listing each rank whose code was not 0 ("?" for one that left none,
+# "{stopped}" for one Slurm stopped with SIGTERM).
 record_role() {{
   _entry=$1:$3; _rank=0
   while [ "$_rank" -lt "$2" ]; do
-    _code='?'; _file="{job_dir}/$1-$_rank.rc"
-    if [ -r "$_file" ]; then read -r _code < "$_file" || _code='?'; fi
+    _code='?'; _how=''; _file="{job_dir}/$1-$_rank.rc"
+    if [ -r "$_file" ]; then read -r _code _how < "$_file" || _code='?'; fi
+    [ "$_how" != stopped ] || _code={stopped}
     [ "$_code" = 0 ] || _entry="$_entry@$_rank=$_code"
     _rank=$((_rank + 1))
   done
@@ -222,6 +236,8 @@ while :; do
   echo "torchrun_core: attempt $attempt of {retries} after exit code $rc" >&2
 done
 """
+# A replica's code in the comment and EXIT_FILE when Slurm stopped it (SIGTERM).
+STOPPED_CODE = "s"
 # Seconds the other roles' replicas get to stop after a replica failed.
 STOP_GRACE_S = 2
 # Written in the job dir: the batch script's outcome, and a cancel's mark.
@@ -313,6 +329,7 @@ def render_script(
         job_dir="$" + JOB_DIR_ENV,
         retries=max(role.max_retries for role in app.roles),
         stop_grace=STOP_GRACE_S,
+        stopped=STOPPED_CODE,
         exit_file=EXIT_FILE,
         cancel_file=CANCEL_FILE,
     )

@@ -97,24 +97,34 @@ class StateSync:
         """
         if records is None:
             records = self._store().list(scheduler, LIVE_STATES, since)
+        groups: dict[tuple[str, str], list[RunRecord]] = {}
+        for record in records:
+            if not record.state.is_terminal:
+                groups.setdefault((record.scheduler, record.session), []).append(record)
         out: dict[str, AppStatus] = {}
         seen: list[tuple[str, AppState, str | None, float | None]] = []
         broken: set[str] = set()
-        for record in records:
-            if record.state.is_terminal or record.scheduler in broken:
+        for (name, session), members in groups.items():
+            if name in broken:
                 continue
-            handle = AppHandle(record.scheduler, record.session, record.app_id)
+            # One call per scheduler and session: an engine that answers for
+            # many apps at once (squeue) is asked once for the whole page.
+            observed_at = time.time()
             try:
-                status, at = self.describe(
-                    handle, self._scheduler(record.scheduler, record.session)
-                )
+                with backend_errors(name, "describe"):
+                    found = self._scheduler(name, session).describe_many(
+                        [r.app_id for r in members]
+                    )
             except TorchrunCoreError:
                 if scheduler is not None:
                     raise
-                broken.add(record.scheduler)  # one failure per scheduler is enough
+                broken.add(name)  # one failure per scheduler is enough
                 continue
-            if status is not None:
-                out[record.handle] = status
-                seen.append((record.handle, status.state, status.message, at))
+            for record in members:
+                status = found.get(record.app_id)
+                if status is not None:
+                    status.handle = record.handle
+                    out[record.handle] = status
+                    seen.append((record.handle, status.state, status.message, observed_at))
         self._store().record_states(seen)  # one transaction for the whole pass
         return out
