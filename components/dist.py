@@ -140,7 +140,26 @@ def torchrun_command(
     # AppHandle grammar), and dry runs stay readable. exec: torchrun replaces
     # the shell, so it gets the scheduler's signals and gives its exit code.
     rdzv_words = f"--rdzv-endpoint {rdzv.rank0_endpoint_shell()} --rdzv-id {APP_ID}"
-    return "sh", ["-c", f"exec {shlex.join(head)} {rdzv_words} {shlex.join(rest)}"]
+    check = _rank0_resolves_shell(interpreter)
+    return "sh", ["-c", f"{check}exec {shlex.join(head)} {rdzv_words} {shlex.join(rest)}"]
+
+
+# A host name no node can resolve would leave every other node retrying the
+# rendezvous until torchrun's timeout (minutes): fail at once, saying why.
+_RESOLVE = "import socket, sys; socket.getaddrinfo(sys.argv[1], None)"
+
+
+def _rank0_resolves_shell(interpreter: str) -> str:
+    """Shell text that exits 1 with one line unless rank 0's host resolves on this node."""
+    host = f'"${{{RANK0_ENV}:?is not set by the scheduler}}"'
+    message = (
+        f"torchrun_core: rank 0's host {host} does not resolve on this node, so the "
+        "rendezvous cannot reach it (the scheduler must give an address the nodes can resolve)"
+    )
+    return (
+        f"{shlex.quote(interpreter)} -c {shlex.quote(_RESOLVE)} {host} >/dev/null 2>&1 || "
+        f'{{ echo "{message}" >&2; exit 1; }}; '
+    )
 
 
 def default_interpreter(image: str) -> str:

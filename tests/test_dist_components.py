@@ -91,7 +91,7 @@ def test_nodes_become_replicas_that_meet_at_rank0(runner: Runner) -> None:
     assert len({r.argv for r in role.replicas}) == 1  # every node runs the same command
     entrypoint, flag, line = role.replicas[0].argv
     assert (entrypoint, flag) == ("sh", "-c")
-    assert line.startswith("exec ")
+    assert "does not resolve" in line.split("; exec ", 1)[0]  # checked before torchrun starts
     assert f'"${{{RANK0_HOST_ENV}:?' in line  # read from the environment by the shell
     assert f'}}:{DEFAULT_RDZV_PORT}"' in line
     assert f"--rdzv-id {plan.app_id} " in line
@@ -140,12 +140,7 @@ def test_interpreter_is_this_python_locally_and_python3_in_an_image(tmp_path: Pa
     assert ddp(script="t.py", image=str(tmp_path)).roles[0].entrypoint == sys.executable
     assert ddp(script="t.py", image="trainer:latest").roles[0].entrypoint == "python3"
     assert ddp(script="t.py", image="ghcr.io/org/trainer:1").roles[0].entrypoint == "python3"
-    assert (
-        ddp(script="t.py", j="2x1", image="trainer:1")
-        .roles[0]
-        .args[1]
-        .startswith("exec python3 -m torch.distributed.run ")
-    )
+    assert ddp(script="t.py", j="2x1", image="trainer:1").roles[0].args[1].startswith("python3 -c ")
     assert ddp(script="t.py", interpreter="/opt/py/bin/python").roles[0].entrypoint == (
         "/opt/py/bin/python"
     )
@@ -221,6 +216,18 @@ def test_multi_node_command_fails_clearly_without_the_rank0_host(fake_python: st
     assert (
         option(json.loads(done.stdout), "--rdzv-endpoint") == f"node-0.cluster:{DEFAULT_RDZV_PORT}"
     )
+
+
+def test_multi_node_command_fails_fast_when_rank0_host_does_not_resolve() -> None:
+    (role,) = ddp(script="t.py", j="2x1", interpreter=sys.executable).roles
+    command = [role.entrypoint, *Macros(app_id="app-1").apply_args(role.args)]
+    env = {**os.environ, RANK0_HOST_ENV: "node1.invalid"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "torchrun_core: rank 0's host node1.invalid does not resolve on this node, so the "
+        "rendezvous cannot reach it (the scheduler must give an address the nodes can resolve)"
+    ]
 
 
 # -- bad input ------------------------------------------------------------------
