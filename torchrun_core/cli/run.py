@@ -75,8 +75,8 @@ def submit_dryrun(runner: Runner, info: AppDryRunInfo[Any], args: argparse.Names
     if args.dryrun:
         print_dryrun(info, args.json)
         return 0
-    print_notes(info)
     handle = str(runner.schedule(info))
+    print_notes(info)  # once submitted: a failed submission's error stays the first line
     if not args.wait:
         sys.stdout.write(f"{handle}\n")
         return 0
