@@ -221,3 +221,18 @@ def test_rank0_host_is_reachable_from_every_replica(runner: Runner) -> None:
     logs = [list(runner.log_lines(handle, "main", k)) for k in (0, 1)]
     assert status.state is S.SUCCEEDED, logs
     assert logs[0] == logs[1] and len(logs[0]) == 1
+
+
+def test_a_followed_log_survives_sshd_dying_mid_stream(
+    runner: Runner, slurm_cluster: SlurmCluster
+) -> None:
+    script = 'i=1; while [ "$i" -le 60 ]; do echo "line $i of 60"; i=$((i + 1)); sleep 0.05; done'
+    handle = runner.run(_app("stream", script), "slurm")
+    _await_line(runner, handle, "line 1 of 60")
+    lines: list[str] = []
+    follow = iter(runner.log_lines(handle, should_tail=True))
+    lines.append(next(follow))
+    slurm_cluster.restart_sshd()  # every SSH connection drops, mid-stream
+    lines.extend(follow)
+    assert lines == [f"line {i} of 60\n" for i in range(1, 61)]
+    assert runner.wait(handle, timeout=60).state is S.SUCCEEDED
