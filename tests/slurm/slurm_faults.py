@@ -10,6 +10,7 @@ this host) to check that nothing of a job is left running.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -61,8 +62,10 @@ class SlurmCluster:
 
     def engine(self, command: str, timeout: float = 120) -> str:
         """Run ``slurm.sh <command>`` for this profile; its stdout."""
+        # The directory and ports from what the cluster exported, so that the script
+        # finds the very cluster the tests use, whatever its own defaults.
         env = {
-            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            **os.environ,
             "TORCHRUN_CORE_SLURM_PROFILE": self.name,
             _DIR_VARS[self.name]: str(self.conf.parent),
             _PORT_VARS[self.name]: str(int(self.env["PORT"]) - _SSH_PORT_OFFSET),
