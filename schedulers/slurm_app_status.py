@@ -16,7 +16,7 @@ from torchrun_core.schedulers.slurm_jobdir import JobDirState
 from torchrun_core.schedulers.slurm_script import COMMENT_TAG, RC_KEY, STOPPED_CODE
 from torchrun_core.schedulers.slurm_status import SlurmJob
 from torchrun_core.specs.state import AppState
-from torchrun_core.specs.status import AppStatus, ReplicaStatus, RoleStatus
+from torchrun_core.specs.status import AppStatus, ReplicaStatus, RoleStatus, stopped_after
 
 # One name or bracketed range group at a time: commas inside brackets do not split.
 _HOSTLIST_ITEM = re.compile(r"[^,\[]+(?:\[[^\]]*\][^,\[]*)?|\[[^\]]*\][^,]*")
@@ -174,7 +174,12 @@ def resolved_state(app: SlurmApp) -> tuple[AppState, str]:
     """
     jd = app.job_dir
     message = app.jobs[0].slurm_state if app.jobs else ""
-    if app.live:
+    # The batch script's last word, written once every srun (so every task)
+    # has ended: what Slurm still does then (COMPLETING, a controller that
+    # only hears of it after a restart) is bookkeeping. Not after a cancel,
+    # whose stop may still be killing processes.
+    decided = jd is not None and jd.final and jd.exit_code is not None and not jd.cancelled
+    if app.live and not decided:
         return app.slurm_state, message
     if (jd is not None and jd.cancelled) or app.slurm_state is AppState.CANCELLED:
         return AppState.CANCELLED, message or "cancelled"
@@ -223,6 +228,7 @@ def app_status(app: SlurmApp, handle: str) -> AppStatus | None:
             replica.hostname = hosts[node] if node < len(hosts) else (part.nodes if part else "")
             replicas.append(replica)
         roles.append(RoleStatus(role=name, replicas=replicas))
+    _name_the_cause(state, roles)
     return AppStatus(
         state=state,
         handle=handle,
@@ -232,6 +238,16 @@ def app_status(app: SlurmApp, handle: str) -> AppStatus | None:
         created_at=leader.submitted_at if leader else None,
         finished_at=leader.finished_at if leader and state.is_terminal else None,
     )
+
+
+def _name_the_cause(state: AppState, roles: list[RoleStatus]) -> None:
+    """In a FAILED app, the replicas Slurm stopped say which failure stopped them."""
+    replicas = [r for role in roles for r in role.replicas]
+    causes = [r for r in replicas if r.state is AppState.FAILED]
+    if state is AppState.FAILED and causes:
+        for replica in replicas:
+            if replica.state is AppState.CANCELLED:
+                replica.message = stopped_after(causes[0])
 
 
 def _replica(

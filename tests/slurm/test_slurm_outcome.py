@@ -101,6 +101,8 @@ def test_a_sibling_stopped_after_a_failure_reads_cancelled_not_failed() -> None:
         (S.CANCELLED, None),
         (S.FAILED, 3),
     ]
+    assert status.replica("w", 0).message == "stopped after w/1 failed"
+    assert status.failure_summary() == "w/1 exited with 3; w/0 was stopped after w/1 failed"
 
 
 def test_a_replica_that_ended_shows_at_once_while_its_sibling_runs() -> None:
@@ -125,3 +127,14 @@ def test_job_dirs_are_read_in_the_status_round_trip(tmp_path: object) -> None:
     )  # fmt: skip
     assert states["8"] == JobDirState()
     assert "@@d 7" in dirs_command({"7": "/x"})
+
+
+def test_the_scripts_outcome_decides_while_slurm_still_completes_the_job() -> None:
+    # After a controller restart a finished job can read COMPLETING for a minute
+    # (slurmd retries its step completion message): the script's outcome decides.
+    ended = JobDirState(exists=True, final=True, attempt=0, exit_code=4, codes="w:4@0=4,")
+    assert _state(SlurmApp("7", [_job("COMPLETING")], TAG, ended)) is S.FAILED
+    assert _state(SlurmApp("7", [_job("RUNNING")], TAG, ended)) is S.FAILED
+    # Not after a cancel: its stop may still be killing processes.
+    cancelled = JobDirState(exists=True, final=True, exit_code=143, cancelled=True)
+    assert _state(SlurmApp("7", [_job("COMPLETING")], TAG, cancelled)) is S.RUNNING
