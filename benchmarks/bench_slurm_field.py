@@ -1,6 +1,6 @@
 """Slurm field figures: list with 100 live apps, failure to FAILED, wait after an outage.
 
-Usage: python benchmarks/bench_slurm_field.py [--repeat N]
+Usage: python benchmarks/bench_slurm_field.py [--repeat N] [--only list|failure|outage]
 
 Against the site cluster of ``scripts/engines/slurm.sh`` (its ``status`` says
 where), over SSH, from a Runner as a user has it:
@@ -128,14 +128,18 @@ def bench_outage(runner: Runner, repeat: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--only", choices=["list", "failure", "outage"], help="one figure instead of all"
+    )
     args = parser.parse_args()
     conn = _connection()
     if conn is None:
         return
     with isolated_state_dir(), get_runner(scheduler_params={"slurm": conn}) as runner:
-        bench_list(runner, args.repeat)
-        bench_failure(runner, args.repeat)
-        bench_outage(runner, args.repeat)
+        for name, bench in (("list", bench_list), ("failure", bench_failure),
+                            ("outage", bench_outage)):  # fmt: skip
+            if args.only in (None, name):
+                bench(runner, args.repeat)
 
 
 if __name__ == "__main__":

@@ -29,3 +29,4 @@ cd /tmp
 "$BENCH_VENV/bin/pip" install --quiet "docker>=7" && "$PY" "$ROOT/benchmarks/bench_docker.py" # skips its daemon figures without a daemon
 "$BENCH_VENV/bin/pip" install --quiet "kubernetes>=28" && "$PY" "$ROOT/benchmarks/bench_kubernetes.py" # skips its cluster figures without a cluster
 "$BENCH_VENV/bin/pip" install --quiet "paramiko>=3.4" && "$PY" "$ROOT/benchmarks/bench_slurm.py" # skips its cluster figures without scripts/engines/slurm.sh's cluster
+"$PY" "$ROOT/benchmarks/bench_slurm_field.py" # list of 100 live apps, failure to FAILED, wait after an outage (skips without the cluster)
