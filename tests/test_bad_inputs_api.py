@@ -6,6 +6,8 @@ carries a ``hint``, and its exit code is the documented one (2 for bad input).
 
 from __future__ import annotations
 
+import json
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from torchrun_core.specs.app import AppDef, Role
 from torchrun_core.specs.handle import parse_handle
 
 UNKNOWN = "local://default/never-submitted-1"
+SECRET = "s3cr3t-do-not-print"  # a value no error message may show
 APP = AppDef(name="app", roles=[Role(name="r", entrypoint="true")])
 
 
@@ -33,6 +36,10 @@ class ApiCase:
     call: Callable[[Runner, Path], Any]
     error: type[errors.TorchrunCoreError]
     fragment: str
+
+
+def _role_data(**fields: Any) -> dict[str, Any]:
+    return {"name": "r", "entrypoint": "x", **fields}
 
 
 def _config_with_bad_key(_: Runner, d: Path) -> Any:
@@ -185,6 +192,41 @@ CASES = [
         errors.SpecError,
         "roles",
     ),
+    # specs built in Python: SpecError, never pydantic's raw error (which prints input values)
+    ApiCase(
+        "role-env-value-not-a-string",
+        lambda r, d: Role(name="r", entrypoint="x", env={"API_KEY": [SECRET]}),
+        errors.SpecError,
+        "env.API_KEY",
+    ),
+    ApiCase(
+        "appdef-nested-env-value",
+        lambda r, d: AppDef(
+            name="a", roles=[_role_data(env={"API_KEY": [[SECRET], {"k": SECRET}]})]
+        ),
+        errors.SpecError,
+        "roles[0].env.API_KEY",
+    ),
+    ApiCase(
+        "appdef-model-validate",
+        lambda r, d: AppDef.model_validate({"name": "a", "roles": [_role_data(args=[[SECRET]])]}),
+        errors.SpecError,
+        "roles[0].args[0]",
+    ),
+    ApiCase(
+        "appdef-model-validate-json",
+        lambda r, d: AppDef.model_validate_json(
+            json.dumps({"name": "a", "roles": [_role_data(env={"API_KEY": {"v": SECRET}})]})
+        ),
+        errors.SpecError,
+        "roles[0].env.API_KEY",
+    ),
+    ApiCase(
+        "role-bad-name-and-secret",
+        lambda r, d: Role(name=f"bad {SECRET}", entrypoint="x", env={"TOKEN": 1}),
+        errors.SpecError,
+        "name: String should match pattern",
+    ),
     # component files
     ApiCase(
         "component-file-missing",
@@ -240,3 +282,21 @@ def test_bad_input_raises_the_right_error_with_a_hint(
     assert "\n" not in str(err), str(err)
     assert err.hint and "\n" not in err.hint, f"no hint: {err!r}"
     assert err.exit_code == 2
+
+
+@pytest.mark.parametrize("bad", CASES, ids=lambda c: c.id)
+def test_no_error_shows_a_secret_value(bad: ApiCase, runner: Runner, tmp_path: Path) -> None:
+    files = write_files(tmp_path / "files")
+    clear_cache()
+    with pytest.raises(errors.TorchrunCoreError) as info:
+        bad.call(runner, files)
+    # What --debug prints too: the traceback with its chained causes.
+    shown = "".join(traceback.format_exception(info.value)) + repr(info.value.context)
+    shown += repr(getattr(info.value, "errors", None))
+    assert SECRET not in shown
+
+
+def test_spec_error_is_also_a_value_error() -> None:
+    # Code that caught ValueError (pydantic's ValidationError is one) keeps working.
+    with pytest.raises(ValueError, match="num_replicas"):
+        Role(name="r", entrypoint="x", num_replicas=0)

@@ -43,7 +43,7 @@ from torchrun_core.component_source import (
     static_file_signature,
     static_plugin_signature,
 )
-from torchrun_core.errors import ComponentError, TorchrunCoreError
+from torchrun_core.errors import ComponentError, SpecError, TorchrunCoreError
 
 if TYPE_CHECKING:
     from torchrun_core.plugins import PluginRegistry, Provided
@@ -251,6 +251,9 @@ def build_app(
     positional, keywords = loaded.plan.arguments(loaded.parser.parse_values(list(args)))
     try:
         app = loaded.fn(*positional, **keywords)
+    except SpecError as err:
+        # The component built a bad Role or AppDef: name the component and its arguments.
+        raise _spec_error(component, err.errors) from None
     except TorchrunCoreError:
         raise
     except Exception as err:
@@ -266,17 +269,23 @@ def build_app(
     return app
 
 
+def _spec_error(component: str, errors: list[tuple[str, str]]) -> SpecError:
+    from torchrun_core.specs.spec_base import spec_error_of
+
+    return spec_error_of(
+        errors,
+        f"app from component {component}",
+        hint=f"check the arguments given to it: torchrun-core run {component} --help",
+    )
+
+
 def _call_error(component: str, parser: ComponentParser, err: Exception) -> TorchrunCoreError:
     from pydantic import ValidationError
 
     from torchrun_core.specs.app import spec_error
 
-    if isinstance(err, ValidationError):
-        return spec_error(
-            err,
-            f"app from component {component}",
-            hint=f"check the arguments given to it: torchrun-core run {component} --help",
-        )
+    if isinstance(err, ValidationError):  # another pydantic model the component built
+        return _spec_error(component, spec_error(err).errors)
     # A ValueError is how a component rejects its arguments; anything else is a bug in it.
     why = str(err) if type(err) is ValueError else f"{type(err).__name__}: {err}"
     return ComponentError(

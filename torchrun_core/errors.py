@@ -4,7 +4,7 @@ The tree::
 
     TorchrunCoreError                 exit 1 unless a branch says otherwise
     ├── InvalidInputError             exit 2: the caller asked for something wrong
-    │   ├── SpecError                 an AppDef/Role/Resource failed validation
+    │   ├── SpecError                 an AppDef/Role failed validation (also a ValueError)
     │   ├── MalformedHandleError      a string is not ``scheduler://session/app_id``
     │   ├── InvalidOptionError        a scheduler option is unknown or has a bad value
     │   ├── UnknownSchedulerError     no plugin provides that scheduler
@@ -56,8 +56,13 @@ class InvalidInputError(TorchrunCoreError):
     exit_code = 2
 
 
-class SpecError(InvalidInputError):
-    """An app spec failed validation; ``errors`` lists ``(field_path, message)``."""
+class SpecError(InvalidInputError, ValueError):
+    """An app spec failed validation; ``errors`` lists ``(field_path, message)``.
+
+    Also a ValueError, as pydantic's ValidationError is: code that caught
+    ValueError around a spec keeps working, and a spec built inside a pydantic
+    validator fails that validator the usual way.
+    """
 
     def __init__(
         self, message: str, *, errors: list[tuple[str, str]] | None = None, **kw: Any

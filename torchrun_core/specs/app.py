@@ -6,44 +6,28 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic.config import JsonDict
 
 from torchrun_core.errors import SpecError
+from torchrun_core.limits import MAX_REPLICAS_PER_APP, MAX_REPLICAS_PER_ROLE
 from torchrun_core.specs.mounts import Mount
 from torchrun_core.specs.resource import Resource
 from torchrun_core.specs.retry import RetryPolicy
+from torchrun_core.specs.spec_base import (
+    APP_FILE_HINT,
+    NAME_PATTERN,
+    SpecModel,
+    field_path,
+    spec_error,
+)
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+# Re-exported: callers import these from here.
+__all__ = ["APP_FILE_HINT", "NAME_PATTERN", "AppDef", "Role", "field_path", "spec_error"]
+
 _ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-_M = TypeVar("_M", bound="_Spec")
-
-
-class _Spec(BaseModel):
-    """Frozen, strict-about-fields base with validated copy helpers."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False)
-
-    def _replace(self: _M, **update: Any) -> _M:
-        # model_copy(update=) skips validation; a spec must stay valid.
-        data = self.model_dump()
-        data.update(update)
-        try:
-            return type(self).model_validate(data)
-        except ValidationError as err:
-            # Same error type as AppDef.parse, so callers and the CLI see one kind.
-            source = f"{type(self).__name__} {getattr(self, 'name', '')!r}"
-            raise spec_error(err, source) from None
 
 
 def _resource_or_name_schema(schema: JsonDict) -> None:
@@ -56,7 +40,7 @@ def _resource_or_name_schema(schema: JsonDict) -> None:
     ]
 
 
-class Role(_Spec):
+class Role(SpecModel):
     """One kind of process in an app, run as ``num_replicas`` identical replicas."""
 
     name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
@@ -66,8 +50,8 @@ class Role(_Spec):
     entrypoint: str = Field(min_length=1)
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
-    num_replicas: int = Field(default=1, ge=1)
-    min_replicas: int | None = Field(default=None, ge=1)
+    num_replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS_PER_ROLE)
+    min_replicas: int | None = Field(default=None, ge=1, le=MAX_REPLICAS_PER_ROLE)
     max_retries: int = Field(default=0, ge=0)
     retry_policy: RetryPolicy = RetryPolicy.APPLICATION
     resource: Resource = Field(default_factory=Resource, json_schema_extra=_resource_or_name_schema)
@@ -146,7 +130,7 @@ class Role(_Spec):
         return self._replace(mounts=old + new)
 
 
-class AppDef(_Spec):
+class AppDef(SpecModel):
     """A named set of roles that together make one job."""
 
     name: str = Field(min_length=1, max_length=63, pattern=NAME_PATTERN)
@@ -164,6 +148,10 @@ class AppDef(_Spec):
                     f"duplicate role name {role.name!r} (roles[{seen[role.name]}] and roles[{i}])"
                 )
             seen[role.name] = i
+        total = sum(role.num_replicas for role in roles)
+        if total > MAX_REPLICAS_PER_APP:
+            # Bounded so that a typo cannot make a dry run build millions of replicas.
+            raise ValueError(f"{total} replicas in all; an app has at most {MAX_REPLICAS_PER_APP}")
         return roles
 
     def role(self, name: str) -> Role:
@@ -221,10 +209,7 @@ class AppDef(_Spec):
         Raises:
             SpecError: listing every bad field by path.
         """
-        try:
-            return cls.model_validate(data)
-        except ValidationError as err:
-            raise spec_error(err, source) from None
+        return cls.validate_as(data, source)
 
     @classmethod
     def from_file(cls, path: str | Path) -> AppDef:
@@ -271,10 +256,6 @@ class AppDef(_Spec):
         return cls.model_json_schema()
 
 
-# Where the spec's fields and limits are described; the hint of spec and app file errors.
-APP_FILE_HINT = "see the fields of an app and their limits with: torchrun-core schema"
-
-
 def _read_app_file(path: Path) -> Any:
     """The data in an app file: YAML, or JSON for ``.json``.
 
@@ -310,21 +291,3 @@ def _read_app_file(path: Path) -> Any:
         raise SpecError(
             f"{path}: not valid YAML: {err}".replace("\n", " "), hint=APP_FILE_HINT
         ) from None
-
-
-def field_path(loc: tuple[int | str, ...]) -> str:
-    """``("roles", 0, "env")`` -> ``roles[0].env``."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<root>"
-
-
-def spec_error(
-    err: ValidationError, source: str = "app spec", hint: str | None = APP_FILE_HINT
-) -> SpecError:
-    """One SpecError whose message names every bad field path."""
-    errors = [(field_path(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in err.errors()]
-    shown = "; ".join(f"{path}: {msg}" for path, msg in errors[:5])
-    more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
-    return SpecError(f"invalid {source}: {shown}{more}", errors=errors, hint=hint)

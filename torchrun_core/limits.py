@@ -1,0 +1,21 @@
+"""The documented upper bounds on what callers may ask for (docs/errors.md, "Limits").
+
+Each bound keeps a typo from hanging a command or overflowing a store or an
+engine: a value past it is bad input (InvalidInputError, exit 2), refused
+before anything runs. Scheduler plugins may use them for their own options.
+"""
+
+from __future__ import annotations
+
+# A dry run builds one request per replica: ten thousand take about a second
+# (local, docker, slurm); 10**7 took over a minute and 8 GB.
+MAX_REPLICAS_PER_ROLE = 10_000
+MAX_REPLICAS_PER_APP = 10_000
+
+# Grace periods (seconds between the polite stop and the kill): finite, and
+# short enough to fit every engine's integer fields.
+MAX_GRACE_PERIOD_S = 86_400
+
+# Counts and positions the run store compares in SQL (list limits, event
+# sequence numbers, cursor row ids) are SQLite INTEGERs: signed 64-bit.
+MAX_STORE_INT = 2**63 - 1
