@@ -6,20 +6,10 @@ Standard library only: used inside the forked supervisor.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 from typing import Any
 
 from torchrun_core.schedulers.local_logs import AttemptLogWriter
 from torchrun_core.schedulers.local_plan import ReplicaPlan, RolePlan
-
-
-@dataclass
-class SignalledGroup:
-    """A process group sent SIGTERM: SIGKILL follows at ``deadline`` unless it empties."""
-
-    leader_start: int | None
-    deadline: float
-    killed: bool = False
 
 
 class Replica:

@@ -15,7 +15,6 @@ are already loaded, the spawner being a copy of the launcher).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import os
 import pickle
@@ -26,13 +25,13 @@ import socket
 import struct
 import traceback
 
+from torchrun_core.schedulers.local_descendants import become_subreaper
 from torchrun_core.schedulers.local_plan import LocalPlan
 from torchrun_core.schedulers.local_state import SUPERVISOR_LOG, initial_state
 from torchrun_core.schedulers.local_supervisor import Supervisor
 
 HEADER = struct.Struct("<Q")
 NUM_FDS = 2  # the app's lock (its dir, flock-ed) and its listening socket
-_PR_SET_CHILD_SUBREAPER = 36
 _KEEP_IGNORED = (signal.SIGPIPE, signal.SIGXFSZ)
 
 
@@ -127,7 +126,7 @@ def _become_supervisor(
         _reset_signals()
         os.setsid()
         _detach_fds(os.open(os.devnull, os.O_WRONLY), keep={lock_fd, listen_fd})
-        _become_subreaper()
+        _become_subreaper(plan.app_dir)
         listener = socket.socket(fileno=listen_fd)
         Supervisor(plan, listener, initial_state(plan, created_at), env).run()
         code = 0
@@ -185,11 +184,17 @@ def _detach_fds(out_fd: int, keep: set[int]) -> None:  # pragma: no cover - chil
     os.closerange(low, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
-def _become_subreaper() -> None:  # pragma: no cover - child only
-    # Adopt the replicas' orphans so that they are reaped even where pid 1
-    # does not, and so that emptied process groups really empty.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+def _become_subreaper(app_dir: str) -> None:  # pragma: no cover - child only
+    # Adopt the replicas' orphans: so that they are reaped even where pid 1
+    # does not, and so that cancel finds (and stops) those that left their group.
+    why = become_subreaper()
+    if why is not None:
+        with contextlib.suppress(OSError):
+            _report(
+                app_dir,
+                f"not a child subreaper ({why}): a replica's process that "
+                "leaves its process group (setsid) may outlive the app\n",
+            )
     # Two pipes and six log files per replica: raise the soft fd limit.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or hard > soft:

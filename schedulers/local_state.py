@@ -107,16 +107,21 @@ def new_replica_state(replica_id: int) -> dict[str, Any]:
 
 
 # -- processes ---------------------------------------------------------------
-def proc_start_time(pid: int) -> int | None:
-    """The start time (clock ticks after boot) of ``pid``, None when no such process."""
+def proc_stat(pid: int | str) -> list[bytes] | None:
+    """``/proc/<pid>/stat`` from field 3 (state) on, None when no such process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
         return None
     # comm (field 2) may contain spaces or parens: split after the last ')'.
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    return int(fields[19])
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
+def proc_start_time(pid: int) -> int | None:
+    """The start time (clock ticks after boot) of ``pid``, None when no such process."""
+    fields = proc_stat(pid)
+    return None if fields is None else int(fields[19])
 
 
 def kill_group(pgid: int | None, leader_start: int | None, sig: int = signal.SIGKILL) -> bool:

@@ -23,15 +23,15 @@ from typing import Any
 
 from torchrun_core.schedulers.local_logs import AttemptLogWriter
 from torchrun_core.schedulers.local_plan import ATTEMPT_ENV, LocalPlan
-from torchrun_core.schedulers.local_replica import Replica, RoleRun, SignalledGroup
+from torchrun_core.schedulers.local_replica import Replica, RoleRun
 from torchrun_core.schedulers.local_state import (
     PLAN_FILE,
     STATE_FILE,
     TERMINAL,
-    kill_group,
     proc_start_time,
     write_json_atomic,
 )
+from torchrun_core.schedulers.local_stopper import Stopper
 from torchrun_core.schedulers.local_supervisor_io import (
     WatcherSockets,
     drain,
@@ -40,10 +40,6 @@ from torchrun_core.schedulers.local_supervisor_io import (
 )
 
 _READ_SIZE = 1 << 16
-# How long killed process groups may take to vanish before we stop waiting.
-_KILL_WAIT_S = 2.0
-# How often to look whether a signalled process group is empty yet.
-_GROUP_POLL_S = 0.01
 
 
 class Supervisor:
@@ -67,7 +63,7 @@ class Supervisor:
         self.by_fd: dict[int, tuple[Replica, str]] = {}
         self.stopping: set[Replica] = set()  # sent SIGTERM, not yet reaped
         self.restart: set[Replica] = set()  # to start again once nothing is stopping
-        self.groups: dict[int, SignalledGroup] = {}  # signalled process groups, by pgid
+        self.stopper = Stopper(plan.grace_period)
         self.final: str | None = None  # FAILED or CANCELLED once decided
         self.app_state = "SUBMITTED"
         self.message = ""
@@ -80,7 +76,6 @@ class Supervisor:
         self.base_env = env
         self.identity = {"pid": os.getpid(), "start": proc_start_time(os.getpid())}
         self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        self.grace_period = plan.grace_period  # a cancel may override it
 
     # -- main loop -------------------------------------------------------------
     def run(self) -> None:
@@ -126,15 +121,12 @@ class Supervisor:
                 if ask is not None:
                     self.cancel(ask.grace_period)
         self._reap()
-        self._check_groups()
+        self.stopper.check_groups()
 
     def _timeout(self) -> float | None:
         if self.failed_spawns:
             return 0.0
-        if not self.groups:
-            return None
-        deadline = min(g.deadline for g in self.groups.values())
-        return max(0.0, min(_GROUP_POLL_S, deadline - time.time()))
+        return self.stopper.timeout()
 
     def _publish(self) -> None:
         """Write state.json, then wake every watcher (connected before the write)."""
@@ -281,6 +273,7 @@ class Supervisor:
         self.message = f"{where} {reason}"
         self.restart.clear()
         self._stop(t for t in self.replicas if t.state == "RUNNING")
+        self.stopper.start_sweep()
 
     def _retry_targets(self, r: Replica) -> list[Replica]:
         policy = r.role.plan.retry_policy
@@ -297,24 +290,15 @@ class Supervisor:
         are stopping it can only bring their SIGKILL closer.
         """
         if grace_period is not None:
-            self._override_grace(grace_period)
+            self.stopper.override_grace(grace_period, stopping=self.final is not None)
         if self.final is not None:
             return
         self.final = "CANCELLED"
         self.message = "cancelled"
         self.restart.clear()
         self._stop(r for r in self.replicas if r.state == "RUNNING")
+        self.stopper.start_sweep()
         self.dirty = True
-
-    def _override_grace(self, grace_period: float) -> None:
-        if self.final is None:
-            self.grace_period = grace_period
-        else:  # already stopping: a later cancel may hurry, never delay, the kill
-            self.grace_period = min(self.grace_period, grace_period)
-        limit = time.time() + self.grace_period
-        for group in self.groups.values():
-            if not group.killed:
-                group.deadline = min(group.deadline, limit)
 
     # -- stopping --------------------------------------------------------------
     def _stop(self, replicas: Any) -> None:
@@ -325,30 +309,18 @@ class Supervisor:
 
     def _signal_group(self, r: Replica, sig: int) -> None:
         assert r.proc is not None
-        pgid = r.proc.pid
-        if kill_group(pgid, r.pid_start, sig) and pgid not in self.groups:
-            self.groups[pgid] = SignalledGroup(r.pid_start, time.time() + self.grace_period)
-
-    def _check_groups(self) -> None:
-        """Forget emptied process groups; SIGKILL those past their grace period."""
-        now = time.time()
-        for pgid, group in list(self.groups.items()):
-            try:
-                os.killpg(pgid, 0)
-            except (ProcessLookupError, PermissionError):
-                del self.groups[pgid]
-                continue
-            if now < group.deadline:
-                continue
-            if group.killed:  # unkillable, or a zombie someone else must reap: stop waiting
-                del self.groups[pgid]
-            else:
-                kill_group(pgid, group.leader_start, signal.SIGKILL)
-                group.deadline, group.killed = now + _KILL_WAIT_S, True
+        self.stopper.signal_group(r.proc.pid, r.pid_start, sig)
 
     def _advance(self) -> None:
-        """Restart or finish once nothing is stopping and no group lingers."""
-        if self.stopping or self.groups:
+        """Restart or finish once nothing is stopping and no group lingers.
+
+        Before the app ends, or restarts every replica, nothing may be left of
+        the replicas: not even a process that left its replica's group.
+        """
+        if self.stopping or self.stopper.groups:
+            return
+        ending = self.final is not None or all(r.state == "SUCCEEDED" for r in self.replicas)
+        if (ending or len(self.restart) == len(self.replicas)) and not self.stopper.swept():
             return
         if self.final is not None:
             for r in self.replicas:
