@@ -1,9 +1,10 @@
 """Distributed PyTorch components: ``dist.ddp`` and ``dist.spmd`` run a script under torchrun.
 
-Both launch ``python -m torch.distributed.run`` (torchrun) once per node, as
-the replicas of one role. ``-j [min:]NODESxPROCS`` gives the shape: NODES
-replicas (``min:`` makes it elastic, from ``min`` to NODES nodes), each
-starting PROCS worker processes.
+Both launch torchrun once per node, as the replicas of one role, through
+:mod:`torchrun_core.components.torchrun_tee` (passed as ``python -c``): each
+worker's lines come out whole, prefixed ``[rank<R>]:`` with its global rank.
+``-j [min:]NODESxPROCS`` gives the shape: NODES replicas (``min:`` makes it
+elastic, from ``min`` to NODES nodes), each starting PROCS worker processes.
 
 Rendezvous:
     - one node: torchrun's c10d rendezvous on ``localhost``, on a free port
@@ -27,6 +28,9 @@ its cores.
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
 import os
 import re
 import shlex
@@ -35,12 +39,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from torchrun_core.components import torchrun_tee
 from torchrun_core.specs.app import AppDef, Role
 from torchrun_core.specs.macros import APP_ID, RANK0_ENV
 from torchrun_core.specs.resource import Resource
 
 DEFAULT_RDZV_PORT = 29500
-TORCHRUN_MODULE = "torch.distributed.run"
 
 _SHAPE_RE = re.compile(r"(?:(?P<min>\d+):)?(?P<max>\d+)(?:x(?P<procs>\d+))?")
 _NOT_IN_NAME_RE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -129,7 +133,7 @@ def torchrun_command(
     ``target`` is ``[script]`` or ``["-m", module]``. A single-node job needs
     no shell; a multi-node job does, to read rank 0's host from the environment.
     """
-    head = [interpreter, "-m", TORCHRUN_MODULE, "--nnodes", shape.nnodes]
+    head = [interpreter, "-c", tee_program(), "--nnodes", shape.nnodes]
     head += ["--nproc-per-node", str(shape.nproc_per_node), "--rdzv-backend", rdzv.backend]
     rest = ["--max-restarts", str(rdzv.max_restarts), *target, *script_args]
     if shape.single_node:
@@ -142,6 +146,29 @@ def torchrun_command(
     rdzv_words = f"--rdzv-endpoint {rdzv.rank0_endpoint_shell()} --rdzv-id {APP_ID}"
     check = _rank0_resolves_shell(interpreter)
     return "sh", ["-c", f"{check}exec {shlex.join(head)} {rdzv_words} {shlex.join(rest)}"]
+
+
+@functools.cache
+def tee_program() -> str:
+    """The ``python -c`` program that runs torchrun with whole, rank-prefixed lines.
+
+    :mod:`~torchrun_core.components.torchrun_tee`'s source, without its
+    docstrings and comments, which a dry run would otherwise print in full.
+    """
+    tree = ast.parse(inspect.getsource(torchrun_tee))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and _is_docstring(body[0]):
+            node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+    return ast.unparse(tree)
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    )
 
 
 # A host name no node can resolve would leave every other node retrying the

@@ -19,7 +19,13 @@ from typing import Any
 import pytest
 
 from torchrun_core.component_loader import build_app, component_help
-from torchrun_core.components.dist import DEFAULT_RDZV_PORT, ddp, parse_shape, spmd
+from torchrun_core.components.dist import (
+    DEFAULT_RDZV_PORT,
+    ddp,
+    parse_shape,
+    spmd,
+    tee_program,
+)
 from torchrun_core.errors import ComponentError, SpecError
 from torchrun_core.hookspecs import hookimpl
 from torchrun_core.plugins import PluginRegistry, get_registry
@@ -30,7 +36,7 @@ from torchrun_core.specs.macros import RANK0_HOST_ENV, Macros
 from torchrun_core.specs.resource import Resource
 from torchrun_core.specs.state import AppState
 
-TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
+TORCHRUN = [sys.executable, "-c", tee_program()]  # torchrun with whole, rank-prefixed lines
 # Shell-hostile script arguments: each must reach the script as one literal word.
 HOSTILE_ARGS = ["a b", "$(touch pwned)", "'; touch pwned; '", '"$HOME"', "--lr=0.1", "*"]
 
@@ -195,7 +201,7 @@ def test_multi_node_command_on_the_local_scheduler(
     for k in (0, 1):
         (line,) = runner.log_lines(handle, k=k)
         words = json.loads(line)
-        assert words[:2] == ["-m", "torch.distributed.run"]
+        assert words[:2] == TORCHRUN[1:]
         assert option(words, "--rdzv-endpoint") == "localhost:4567"
         assert option(words, "--rdzv-id") == app_id
         assert option(words, "--nnodes") == "2"

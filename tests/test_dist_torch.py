@@ -5,6 +5,10 @@ rank all-reduces ``rank + 1`` and prints ``rank=R world_size=W ...
 allreduce=S``. The test reads those lines back through ``Runner.log_lines``
 for each replica (node) and checks the ranks, the world size and the sum.
 
+``test_ranks_lines_stay_whole_and_say_their_rank`` runs a script whose two
+ranks print many lines at once, unbuffered, and checks that every line comes
+back whole behind its rank's prefix.
+
 It needs the CPU build of PyTorch, which ``scripts/test.sh`` installs
 (``pip install torch==2.13.0``). Without it the test skips, and under
 ``CI=true`` fails.
@@ -22,6 +26,7 @@ import pytest
 from ci_rules import require_installed
 
 from torchrun_core.runner import Runner
+from torchrun_core.scheduler import Stream
 from torchrun_core.specs.state import AppState
 
 TRAIN_SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "ddp_allreduce.py"
@@ -98,3 +103,36 @@ def test_ddp_two_nodes_one_process_each(runner: Runner) -> None:
     assert_all_reduced(rows, world_size=2)
     assert sorted(r["node"] for r in rows) == ["0", "1"]  # one rank printed by each node
     assert {r["local"] for r in rows} == {"0"}
+
+
+# Each rank prints LINES lines as fast as it can, unbuffered, then one line without a newline.
+PRINTER = """
+import os
+rank = os.environ["RANK"]
+for i in range({lines}):
+    print(f"rank {{rank}} says {{i}}")
+print(f"rank {{rank}} ends", end="")
+"""
+LINES = 3000
+
+
+@pytest.mark.usefixtures("torch_installed")
+def test_ranks_lines_stay_whole_and_say_their_rank(runner: Runner, tmp_path: Path) -> None:
+    script = tmp_path / "printer.py"
+    script.write_text(PRINTER.format(lines=LINES))
+    args = ["-j", "1x2", "--script", str(script), "--rdzv_port", str(free_port())]
+    args += ["--env", "PYTHONUNBUFFERED=1,OMP_NUM_THREADS=1"]
+    handle = runner.run_component("dist.ddp", args, "local")
+    try:
+        status = runner.wait(handle, timeout=JOB_TIMEOUT)
+        lines = [line.rstrip("\n") for line in runner.log_lines(handle, streams=Stream.STDOUT)]
+        assert status.state is AppState.SUCCEEDED, (status, lines[-20:])
+    finally:
+        runner.cancel(handle)
+    whole = re.compile(r"\[rank(?P<prefix>[01])\]:rank (?P<rank>[01]) (says (?P<i>\d+)|ends)")
+    matches = [(line, whole.fullmatch(line)) for line in lines]
+    broken = [line for line, m in matches if m is None or m["prefix"] != m["rank"]]
+    assert not broken, broken[:5]
+    for rank in "01":
+        said = [int(m["i"]) for _, m in matches if m and m["rank"] == rank and m["i"]]
+        assert said == list(range(LINES)), f"rank {rank}: lines lost or out of order"
