@@ -56,6 +56,9 @@ class InMemoryEngine:
         self.hooks: dict[str, Callable[[str], None]] = {}  # api -> called with the app id
         self.graces: list[tuple[str, float]] = []  # (app_id, grace_period) of each cancel given one
         self.closed = 0
+        # True: app ids are fixed at dry run (like local, docker and kubernetes);
+        # False: given by the submission (like slurm's job ids).
+        self.ids_at_dryrun = False
         self._ids = itertools.count(1)
         self._changed = threading.Condition()
         self._version = 0
@@ -119,18 +122,21 @@ class InMemoryScheduler(Scheduler[InMemoryOptions]):
 
     def _dryrun(self, app: AppDef, options: InMemoryOptions) -> AppDryRunInfo[Any]:
         self.engine.check("dryrun")
+        app_id = self.engine.new_id(app.name) if self.engine.ids_at_dryrun else None
         return AppDryRunInfo(
-            request=app, app=app, scheduler=self.name, session=self.session, cfg=options
-        )
+            request=app, app=app, scheduler=self.name, session=self.session, cfg=options,
+            app_id=app_id,
+        )  # fmt: skip
 
     def _schedule(self, dryrun_info: AppDryRunInfo[Any]) -> str:
         self.engine.check("schedule")
-        app_id = self.engine.new_id(dryrun_info.app.name)
+        app_id = dryrun_info.app_id or self.engine.new_id(dryrun_info.app.name)
         macros = Macros(app_id=app_id)
         roles = [
             r.model_copy(update={"env": macros.apply_env(r.env)}) for r in dryrun_info.app.roles
         ]
         self.engine.apps[app_id] = InMemoryApp(dryrun_info.app.model_copy(update={"roles": roles}))
+        self.engine.check("scheduled", app_id)  # launched, not yet answered: a crash point
         return app_id
 
     def _describe(self, app_id: str) -> AppStatus | None:

@@ -30,9 +30,9 @@ SORTS: dict[str, tuple[tuple[str, ...], bool]] = {
 # Column positions in a row selected as ``RUN_COLUMNS, rowid``.
 RUN_COLUMNS = (
     "handle, scheduler, session, app_id, app_name, state, created_at, updated_at, "
-    "parent_run_id, cfg_json, app_json"
+    "parent_run_id, cfg_json, app_json, launch_json"
 )
-_POSITION = {"app_name": 4, "created_at": 6, "rowid": 11}
+_POSITION = {"app_name": 4, "created_at": 6, "rowid": 12}
 _CURSOR_VERSION = 1
 _CURSOR_HINT = "pass the cursor printed with the previous page, unchanged, with the same --sort"
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from torchrun_core.specs.state import AppState
 
 if TYPE_CHECKING:
+    from torchrun_core.launch_mark import LaunchMark
     from torchrun_core.specs.app import AppDef
     from torchrun_core.specs.status import AppStatus
 
@@ -42,6 +43,20 @@ class RunRecord:
     app_json: str | None = field(default=None, repr=False)
     # The store's row id: with the sort columns it places the record in a listing's order.
     rowid: int | None = field(default=None, repr=False, compare=False)
+    # Set while the run is being launched, or when its launch was interrupted
+    # (see torchrun_core.launch_mark); None once its scheduler has answered.
+    launch_json: str | None = field(default=None, repr=False)
+    # Why ``state`` may be out of date: its scheduler could not be asked just now.
+    stale: str | None = None
+
+    @property
+    def launch(self) -> LaunchMark | None:
+        """The write-ahead mark of a launch not yet answered by the scheduler, else None."""
+        if self.launch_json is None:
+            return None
+        from torchrun_core.launch_mark import LaunchMark
+
+        return LaunchMark.from_json(self.launch_json)
 
     @cached_property
     def app(self) -> AppDef | None:
@@ -79,7 +94,15 @@ class RunRecord:
             "cfg": self.cfg,
             "app": json.loads(self.app_json) if self.app_json is not None else None,
             "status": self.status.model_dump(mode="json") if self.status is not None else None,
+            "stale": self.stale,
+            "launch": _launch_dict(self.launch),
         }
+
+
+def _launch_dict(mark: LaunchMark | None) -> dict[str, Any] | None:
+    if mark is None:
+        return None
+    return {"host": mark.host, "pid": mark.pid, "id_known": mark.id_known, "at": mark.at}
 
 
 class RunPage(list[RunRecord]):

@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from torchrun_core import tracker_env
-from torchrun_core.errors import (
-    UnknownSchedulerError,
-)
-from torchrun_core.run_record import RunRecord, stored_app_json, stored_cfg
+from torchrun_core import tracker_env, write_ahead
+from torchrun_core.errors import AppNotFoundError, TorchrunCoreError
+from torchrun_core.run_record import RunRecord
 from torchrun_core.runner_bulk import RunnerBulk
 from torchrun_core.runner_calls import (
     ApiCall,
@@ -85,26 +83,23 @@ class Runner(RunnerBulk, RunnerRerun, RunnerTracking, RunnerControl, RunnerQueri
         return info
 
     def schedule(self, dryrun_info: AppDryRunInfo[Any]) -> AppHandle:
-        """Submit exactly ``dryrun_info`` and record the run; returns its handle."""
+        """Record the run, then submit exactly ``dryrun_info``; returns its handle.
+
+        The run is recorded before anything is launched: when the run store
+        cannot be written, nothing runs.
+
+        Raises:
+            BackendError: the run could not be recorded (nothing was
+                launched), or the scheduler failed to launch it.
+        """
         with self._api("schedule", dryrun_info.scheduler) as call:
             return self._schedule(call, dryrun_info)
 
     def _schedule(self, call: ApiCall, info: AppDryRunInfo[Any]) -> AppHandle:
+        # Write-ahead (torchrun_core.write_ahead): an app that cannot be recorded
+        # is never launched, and a crash mid-launch leaves a record to resolve.
         sched = self.scheduler(info.scheduler, info.session or None)
-        with backend_errors(info.scheduler, "schedule"):
-            app_id = sched.schedule(info)
-        handle = call.target(AppHandle(info.scheduler, sched.session, app_id))
-        self.store.add_run(
-            str(handle),
-            scheduler=handle.scheduler,
-            session=handle.session,
-            app_id=app_id,
-            app_name=info.app.name,
-            app_json=stored_app_json(info.app),
-            cfg=stored_cfg(info.cfg),
-            parent_run_id=tracker_env.parent_run_id_of(info.app),
-        )
-        return handle
+        return write_ahead.submit(self.store, sched, info, call.target)
 
     def run(
         self,
@@ -166,19 +161,27 @@ class Runner(RunnerBulk, RunnerRerun, RunnerTracking, RunnerControl, RunnerQueri
     def describe(self, handle: str | AppHandle) -> RunRecord:
         """Everything known about the app: its record in the store and the scheduler's status.
 
+        When the scheduler cannot be asked (its engine fails or is down, its
+        plugin is not installed), the record comes back with ``status`` None
+        and ``stale`` saying why.
+
         Raises:
             AppNotFoundError: neither the store nor the scheduler knows it.
         """
         with self._api("describe") as call:
             parsed = call.target(parse_handle(handle))
+            stale = None
             try:
                 status = self._sync.refresh(
                     parsed, self.scheduler(parsed.scheduler, parsed.session)
                 )
-            except UnknownSchedulerError:  # plugin uninstalled: a recorded run still stands
+            except AppNotFoundError:
+                raise
+            except TorchrunCoreError as err:
+                # Plugin uninstalled, engine down: a recorded run still stands, marked stale.
                 if self.store.state(str(parsed)) is None:
                     raise
-                status = None
+                status, stale = None, f"{parsed.scheduler} could not be asked: {err}"
             record = self.store.get(str(parsed))
             if record is None:
                 if status is None:
@@ -187,7 +190,7 @@ class Runner(RunnerBulk, RunnerRerun, RunnerTracking, RunnerControl, RunnerQueri
                     str(parsed), parsed.scheduler, parsed.session, parsed.app_id, "",
                     status.state, status.created_at,
                 )  # fmt: skip
-            record.status = status
+            record.status, record.stale = status, stale
             return record
 
     def log_lines(
@@ -213,6 +216,9 @@ class Runner(RunnerBulk, RunnerRerun, RunnerTracking, RunnerControl, RunnerQueri
         """
         with self._api("log_lines") as call:
             parsed, sched = self._target(call, handle)
+            marked = self._sync.launching(parsed)
+            if marked is not None and marked.launch is not None and not marked.launch.id_known:
+                raise write_ahead.not_launched(parsed, marked, "read the logs of")
             role = role_name or self._sync.first_role(parsed, sched)
             with backend_errors(parsed.scheduler, "log_iter", parsed):
                 return sched.log_iter(

@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
+from torchrun_core import write_ahead
 from torchrun_core.errors import (
     AppNotFoundError,
     BackendError,
@@ -87,6 +88,8 @@ class RunnerControl(RunnerBase):
             target = None if state is None else AppState(state)
             deadline = None if timeout is None else time.monotonic() + timeout
             outage = OutageBackoff()
+            if self._sync.launching(parsed) is not None:  # before a watcher takes its app id
+                self._check_launch(parsed, self._sync.found(parsed, sched), "wait for", False)
             with _WatchSlot(parsed, sched) as slot:
                 while True:
                     try:
@@ -132,7 +135,8 @@ class RunnerControl(RunnerBase):
             self._cancel_app(parsed, sched, grace_period)
 
     def _cancel_app(self, parsed: AppHandle, sched: Scheduler[Any], grace: float | None) -> None:
-        self._sync.refresh(parsed, sched)  # so that an app that had ended stays so
+        status = self._sync.refresh(parsed, sched)  # so that an app that had ended stays so
+        self._check_launch(parsed, status, "cancel")
         try:
             with backend_errors(parsed.scheduler, "cancel", parsed):
                 if grace is None:  # the one-argument call: plugins overriding cancel() take it
@@ -149,6 +153,28 @@ class RunnerControl(RunnerBase):
             self.store.record_state(
                 str(parsed), AppState.CANCELLED, f"cancelled; {parsed.scheduler} removed it"
             )
+
+    def _check_launch(
+        self,
+        parsed: AppHandle,
+        status: AppStatus | None,
+        action: str,
+        refuse_in_flight: bool = True,
+    ) -> None:
+        """Raise when the app has no scheduler's id, or (``refuse_in_flight``) is being launched.
+
+        An interrupted launch with an id is settled by the refresh before this
+        (it reads as what its scheduler says); ``wait`` may wait for a launch
+        in flight with an id to end.
+        """
+        if status is None or status.state not in (AppState.UNSUBMITTED, AppState.UNKNOWN):
+            return  # the common case: no extra read
+        record = self._sync.launching(parsed)
+        mark = None if record is None else record.launch
+        if record is None or mark is None:
+            return
+        if not mark.id_known or (refuse_in_flight and mark.in_flight()):
+            raise write_ahead.not_launched(parsed, record, action)
 
     def cancel_many(
         self,
@@ -252,7 +278,16 @@ class RunnerControl(RunnerBase):
         with self._api("delete") as call:
             parsed = call.target(parse_handle(handle))
             key = str(parsed)
-            known = self.store.get(key) is not None
+            record = self.store.get(key)
+            known = record is not None
+            if record is not None and record.launch is not None:
+                if record.launch.in_flight():
+                    raise write_ahead.not_launched(parsed, record, "delete")
+                if not record.launch.id_known:  # no id to ask its scheduler about
+                    self.store.delete(key)
+                    return ControlOutcome(
+                        key, note=f"forgot the record only: {parsed.scheduler} never gave it an id"
+                    )
             try:
                 self._delete_on_scheduler(parsed, grace_period, known)
             except (UnknownSchedulerError, BackendError) as err:

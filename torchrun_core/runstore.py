@@ -142,20 +142,23 @@ class RunStore:
         state: AppState = AppState.SUBMITTED,
         created_at: float | None = None,
         message: str | None = None,
+        launch_json: str | None = None,
     ) -> RunRecord:
         """Record a newly submitted app with its first state event.
 
         A handle its scheduler reuses (an engine that restarted its ids)
-        replaces the older record and its events.
+        replaces the older record and its events. ``launch_json`` is the
+        write-ahead mark of a run recorded before its launch (see
+        :meth:`launched`).
         """
         now = time.time() if created_at is None else created_at
         cfg_json = json.dumps(cfg or {}, sort_keys=True)
         with self._write() as db:
             db.execute("DELETE FROM runs WHERE handle = ?", (handle,))
             inserted = db.execute(
-                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (handle, scheduler, session, app_id, app_name, state.value, now, now,
-                 parent_run_id, cfg_json, app_json),
+                 parent_run_id, cfg_json, app_json, launch_json),
             )  # fmt: skip
             db.execute(
                 "INSERT INTO events (handle, idx, state, at, message) VALUES (?, 1, ?, ?, ?)",
@@ -163,8 +166,64 @@ class RunStore:
             )
         return RunRecord(
             handle, scheduler, session, app_id, app_name, state, now, now,
-            parent_run_id, dict(cfg or {}), None, app_json, inserted.lastrowid,
+            parent_run_id, dict(cfg or {}), None, app_json, inserted.lastrowid, launch_json,
         )  # fmt: skip
+
+    def launched(self, handle: str, new_handle: str, app_id: str) -> bool:
+        """The scheduler launched the run recorded as ``handle``: it is ``new_handle`` now.
+
+        Clears the write-ahead mark, renames the run when its scheduler gave
+        the id only now (its events follow), and turns its first event into
+        SUBMITTED (so a launched run's history reads as it always did), all
+        in one transaction. False when the record is gone (nothing written).
+        """
+        now = time.time()
+        with self._write() as db:
+            if new_handle != handle:
+                db.execute("DELETE FROM runs WHERE handle = ?", (new_handle,))
+                moved = db.execute(
+                    f"INSERT INTO runs ({_RUN_COLUMNS}) SELECT ?, scheduler, session, ?, "
+                    "app_name, state, created_at, updated_at, parent_run_id, cfg_json, app_json, "
+                    "launch_json FROM runs WHERE handle = ?",
+                    (new_handle, app_id, handle),
+                )
+                if moved.rowcount == 0:
+                    return False
+                db.execute("UPDATE events SET handle = ? WHERE handle = ?", (new_handle, handle))
+                db.execute("DELETE FROM runs WHERE handle = ?", (handle,))
+            found = db.execute(
+                "UPDATE runs SET launch_json = NULL, state = ?, updated_at = ? WHERE handle = ?",
+                (AppState.SUBMITTED.value, now, new_handle),
+            )
+            if found.rowcount == 0:
+                return False
+            db.execute(
+                "UPDATE events SET state = ?, at = ?, message = NULL WHERE handle = ? AND idx = 1",
+                (AppState.SUBMITTED.value, now, new_handle),
+            )
+        return True
+
+    def settle_launch(
+        self, handle: str, state: AppState, message: str, *, keep_mark: bool = False
+    ) -> bool:
+        """Record how an interrupted launch ended: ``state`` (UNKNOWN too) and why.
+
+        Only a run still marked as launching changes; ``keep_mark`` keeps the
+        mark (a run without a scheduler's id must never be looked up by its
+        provisional one). True when written.
+        """
+        now = time.time()
+        with self._write() as db:
+            found = db.execute(
+                "UPDATE runs SET state = ?, updated_at = ?"
+                + ("" if keep_mark else ", launch_json = NULL")
+                + " WHERE handle = ? AND launch_json IS NOT NULL AND state != ?",
+                (state.value, now, handle, state.value),
+            )
+            if found.rowcount == 0:
+                return False
+            _append_event(db, handle, state, now, message)
+        return True
 
     def record_state(
         self, handle: str, state: AppState, message: str | None = None, *, at: float | None = None
@@ -204,11 +263,7 @@ class RunStore:
                 ).fetchone()
                 if row is None or not _changes((AppState(row[0]), row[1]), state, at):
                     continue  # another writer got there first
-                db.execute(
-                    "INSERT INTO events (handle, idx, state, at, message) VALUES (?, (SELECT "
-                    "COALESCE(MAX(idx), 0) + 1 FROM events WHERE handle = ?), ?, ?, ?)",
-                    (handle, handle, state.value, at, message),
-                )
+                _append_event(db, handle, state, at, message)
                 db.execute(
                     "UPDATE runs SET state = ?, updated_at = ? WHERE handle = ?",
                     (state.value, at, handle),
@@ -318,6 +373,17 @@ class RunStore:
         return f"RunStore({str(self._path) if self._path else 'state_dir()/' + DB_NAME!r})"
 
 
+def _append_event(
+    db: sqlite3.Connection, handle: str, state: AppState, at: float, message: str | None
+) -> None:
+    """Append the run's next state event (inside the caller's write transaction)."""
+    db.execute(
+        "INSERT INTO events (handle, idx, state, at, message) VALUES (?, (SELECT "
+        "COALESCE(MAX(idx), 0) + 1 FROM events WHERE handle = ?), ?, ?, ?)",
+        (handle, handle, state.value, at, message),
+    )
+
+
 def _changes(latest: tuple[AppState, float], state: AppState, at: float) -> bool:
     """Whether observing ``state`` at ``at`` is news over the run's latest (state, time)."""
     current, updated_at = latest
@@ -326,12 +392,12 @@ def _changes(latest: tuple[AppState, float], state: AppState, at: float) -> bool
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
     """A record from a row of ``RUN_COLUMNS`` (and optionally its ``rowid``)."""
-    (handle, scheduler, session, app_id, app_name, state, created, updated, parent, cfg, app) = row[
-        :11
-    ]
+    (handle, scheduler, session, app_id, app_name, state, created, updated, parent, cfg, app,
+     launch) = row[:12]  # fmt: skip
     return RunRecord(
         handle, scheduler, session, app_id, app_name, AppState(state), created, updated,
-        parent, json.loads(cfg) if cfg else {}, None, app, row[11] if len(row) > 11 else None,
+        parent, json.loads(cfg) if cfg else {}, None, app, row[12] if len(row) > 12 else None,
+        launch,
     )  # fmt: skip
 
 
@@ -339,6 +405,10 @@ def _set_wal(db: sqlite3.Connection) -> None:
     """Switch to WAL, retrying while another process holds the lock (a first concurrent open)."""
     import sqlite3
 
+    # Already WAL (every open but the first): setting it again would wait for
+    # another process's write lock for nothing.
+    if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
     deadline = time.monotonic() + 10.0
     while True:
         try:

@@ -60,6 +60,15 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             "WHERE parent_run_id IS NOT NULL",
         ),
     ),
+    (
+        3,
+        (
+            # Write-ahead: a run is recorded before its launch, with a mark naming the
+            # launching process (torchrun_core.launch_mark), cleared once the scheduler
+            # answered. NULL for every run recorded before this version: all launched.
+            "ALTER TABLE runs ADD COLUMN launch_json TEXT",
+        ),
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

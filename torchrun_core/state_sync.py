@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from torchrun_core import write_ahead
 from torchrun_core.errors import InvalidInputError, TorchrunCoreError
 from torchrun_core.run_record import RunRecord
 from torchrun_core.runner_calls import app_not_found, backend_errors
@@ -36,7 +37,17 @@ class StateSync:
         self._scheduler = scheduler
 
     def refresh(self, handle: AppHandle, sched: Scheduler[Any]) -> AppStatus | None:
-        """The scheduler's status of ``handle`` (None if unknown), recorded when it changed."""
+        """The scheduler's status of ``handle`` (None if unknown), recorded when it changed.
+
+        A run recorded but not yet answered for by its scheduler (being
+        launched, or its launch interrupted) is resolved by
+        :func:`~torchrun_core.write_ahead.resolve` instead.
+        """
+        record = self.launching(handle)
+        if record is not None:
+            return write_ahead.resolve(
+                self._store(), record, lambda: self.describe(handle, sched)[0]
+            )
         status, observed_at = self.describe(handle, sched)
         if status is not None:
             self._store().record_state(str(handle), status.state, status.message, at=observed_at)
@@ -50,6 +61,11 @@ class StateSync:
         if status is not None:
             status.handle = str(handle)
         return status, observed_at
+
+    def launching(self, handle: AppHandle) -> RunRecord | None:
+        """The run's record while it carries a launch mark (see ``launch_mark``), else None."""
+        record = self._store().get(str(handle))
+        return record if record is not None and record.launch_json is not None else None
 
     def found(self, handle: AppHandle, sched: Scheduler[Any]) -> AppStatus:
         """The app's status; for an ended app its engine has forgotten, the recorded one."""
@@ -85,6 +101,7 @@ class StateSync:
         since: float | None = None,
         *,
         records: Iterable[RunRecord] | None = None,
+        failures: dict[str, str] | None = None,
     ) -> dict[str, AppStatus]:
         """Ask the schedulers about recorded runs not yet terminal; record changes at once.
 
@@ -92,18 +109,22 @@ class StateSync:
         (say, the rows of one page), else every live run of ``scheduler``
         created since ``since``. A scheduler that is uninstalled or failing is
         skipped (its runs keep their recorded state) unless ``scheduler``
-        names it, then it raises. A run its scheduler does not know keeps its
-        recorded state and is left out of the answer.
+        names it, then it raises; ``failures`` gets why (scheduler name ->
+        error). A run its scheduler does not know keeps its recorded state and
+        is left out of the answer. Runs with a launch mark are resolved one by
+        one (see :meth:`refresh`).
         """
         if records is None:
             records = self._store().list(scheduler, LIVE_STATES, since)
+        broken: dict[str, str] = {} if failures is None else failures
         groups: dict[tuple[str, str], list[RunRecord]] = {}
-        for record in records:
-            if not record.state.is_terminal:
-                groups.setdefault((record.scheduler, record.session), []).append(record)
         out: dict[str, AppStatus] = {}
+        for record in records:
+            if record.launch_json is not None:
+                self._resolve_into(out, record, scheduler, broken)
+            elif not record.state.is_terminal:
+                groups.setdefault((record.scheduler, record.session), []).append(record)
         seen: list[tuple[str, AppState, str | None, float | None]] = []
-        broken: set[str] = set()
         for (name, session), members in groups.items():
             if name in broken:
                 continue
@@ -115,10 +136,10 @@ class StateSync:
                     found = self._scheduler(name, session).describe_many(
                         [r.app_id for r in members]
                     )
-            except TorchrunCoreError:
+            except TorchrunCoreError as err:
                 if scheduler is not None:
                     raise
-                broken.add(name)  # one failure per scheduler is enough
+                broken[name] = str(err)  # one failure per scheduler is enough
                 continue
             for record in members:
                 status = found.get(record.app_id)
@@ -128,3 +149,24 @@ class StateSync:
                     seen.append((record.handle, status.state, status.message, observed_at))
         self._store().record_states(seen)  # one transaction for the whole pass
         return out
+
+    def _resolve_into(
+        self,
+        out: dict[str, AppStatus],
+        record: RunRecord,
+        named: str | None,
+        broken: dict[str, str],
+    ) -> None:
+        """Resolve one marked run into ``out``; a failing scheduler goes into ``broken``."""
+        if record.scheduler in broken:
+            return
+        handle = AppHandle(record.scheduler, record.session, record.app_id)
+        try:
+            sched = self._scheduler(record.scheduler, record.session)
+            out[record.handle] = write_ahead.resolve(
+                self._store(), record, lambda: self.describe(handle, sched)[0]
+            )
+        except TorchrunCoreError as err:
+            if named is not None:
+                raise
+            broken[record.scheduler] = str(err)
