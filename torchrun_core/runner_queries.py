@@ -42,7 +42,8 @@ class RunnerQueries(RunnerBase):
         page's end, whose new state decides whether they belong on it. So a
         listing costs the same in a store of a hundred or a million runs.
         Runs whose scheduler is uninstalled or unreachable keep their recorded
-        state when no ``scheduler`` is named; naming it raises instead.
+        state when no ``scheduler`` is named, with ``stale`` saying why;
+        naming it raises instead.
 
         Returns:
             A list of records; its ``next_cursor`` gives the next page (None
@@ -100,14 +101,23 @@ class RunnerQueries(RunnerBase):
         return RunPage(found, query.cursor_of(found[-1]))
 
     def _refresh(self, records: Sequence[RunRecord], scheduler: str | None) -> None:
-        """Ask the schedulers about ``records`` not yet terminal and update them in place."""
-        fresh = self._sync.refresh_live(scheduler, records=records)
+        """Ask the schedulers about ``records`` not yet terminal and update them in place.
+
+        A record whose scheduler could not be asked keeps its recorded state,
+        and its ``stale`` says why.
+        """
+        failures: dict[str, str] = {}
+        fresh = self._sync.refresh_live(scheduler, records=records, failures=failures)
         for record in records:
             status = fresh.get(record.handle)
             if status is not None:
                 record.status = status
                 if status.state is not AppState.UNKNOWN:
                     record.state = status.state
+            elif record.scheduler in failures and not record.state.is_terminal:
+                record.stale = (
+                    f"{record.scheduler} could not be asked: {failures[record.scheduler]}"
+                )
 
     def events(self, handle: str | AppHandle, after: int | None = None) -> builtins.list[RunEvent]:
         """The run's recorded state changes, oldest first, each with its sequence number.

@@ -34,6 +34,8 @@ def format_record(record: Any, events: list[Any]) -> str:
         f"parent run: {record.parent_run_id or '-'}",
         f"cfg:        {cfg}",
     ]
+    if getattr(record, "stale", None):
+        out.append(f"stale:      {record.stale}")
     if record.app is not None:
         spec = yaml.safe_dump(redacted_app_dict(record.app), sort_keys=False)
         out += ["app:", _indent(spec).rstrip("\n")]
@@ -56,4 +58,6 @@ def execute(args: argparse.Namespace) -> int:
         print_json({**record_json(record), "events": events})
     else:
         sys.stdout.write(format_record(record, events))
+    if record.stale:  # the record stands; say once, on stderr, why its state may be old
+        sys.stderr.write(f"warning: the state shown is the recorded one: {record.stale}\n")
     return 0

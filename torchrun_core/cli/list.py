@@ -11,10 +11,18 @@ from torchrun_core.cli.run_filters import add_run_filters, run_filter_kwargs
 from torchrun_core.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from torchrun_core.run_record import RunPage
+    from torchrun_core.run_record import RunPage, RunRecord
 
 DEFAULT_LIMIT = 100
 SORTS = ("newest", "oldest", "name")  # as torchrun_core.run_query.SORTS, without importing it
+
+
+# After the state of a row whose scheduler could not be asked (its recorded state).
+STALE_MARK = "(stale)"
+
+
+def _state_cell(record: RunRecord) -> str:
+    return f"{record.state} {STALE_MARK}" if record.stale else str(record.state)
 
 
 def _limit(text: str) -> int:
@@ -95,8 +103,13 @@ def execute(args: argparse.Namespace) -> int:
     if args.json:
         print_json([record_json(r) for r in page])
     else:
-        rows = [(r.handle, r.state, r.app_name, format_time(r.created_at)) for r in page]
+        rows = [(r.handle, _state_cell(r), r.app_name, format_time(r.created_at)) for r in page]
         print_table(("HANDLE", "STATE", "NAME", "CREATED"), rows)
+    # One line per reason, on stderr: stdout stays the table or the JSON list.
+    for reason in dict.fromkeys(r.stale for r in page if r.stale):
+        sys.stderr.write(
+            f"warning: {STALE_MARK} marks a recorded state, not a fresh one: {reason}\n"
+        )
     if page.next_cursor is not None:
         # On stderr, so that stdout stays the table or the JSON list.
         sys.stderr.write(f"next page: --cursor {page.next_cursor}\n")
