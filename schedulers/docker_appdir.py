@@ -7,7 +7,10 @@
 - ``supervisor.lock``: flocked by the app's supervisor while it lives
   (describe asks only when a retry is pending);
 - ``cancel``: written by cancel before it stops anything, so that a status
-  read meanwhile says CANCELLED, not FAILED, and the supervisor retries nothing.
+  read meanwhile says CANCELLED, not FAILED, and the supervisor retries nothing;
+- ``failed``: written by the supervisor when a retry could not start (the
+  daemon's reason): the app is FAILED with that message, whatever its
+  containers say (no label can record it: labels are fixed at creation).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from torchrun_core import paths
 HOST_FILE = "host"
 LOCK_FILE = "supervisor.lock"
 CANCEL_FILE = "cancel"
+FAILED_FILE = "failed"
 _APP_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 

@@ -34,7 +34,13 @@ from torchrun_core.scheduler import (
     Watcher,
     mounts_path,
 )
-from torchrun_core.schedulers.docker_appdir import CANCEL_FILE, HOST_FILE, AppDir, session_dir
+from torchrun_core.schedulers.docker_appdir import (
+    CANCEL_FILE,
+    FAILED_FILE,
+    HOST_FILE,
+    AppDir,
+    session_dir,
+)
 from torchrun_core.schedulers.docker_client import (
     connect,
     daemon_address,
@@ -139,6 +145,7 @@ class DockerScheduler(Scheduler[DockerOptions]):
             self._containers(app_id),
             supervised=app_dir.supervised,
             cancelling=app_dir.exists(CANCEL_FILE),
+            failure=app_dir.read(FAILED_FILE),
         )
 
     # -- submission -----------------------------------------------------------
@@ -218,7 +225,13 @@ class DockerScheduler(Scheduler[DockerOptions]):
             app_dir = self.app_dir(app_id)
             if app_dir is None:
                 continue
-            view = app_view(app_id, containers, app_dir.supervised, app_dir.exists(CANCEL_FILE))
+            view = app_view(
+                app_id,
+                containers,
+                app_dir.supervised,
+                app_dir.exists(CANCEL_FILE),
+                app_dir.read(FAILED_FILE),
+            )
             if view is not None:
                 views.append(view)
         views.sort(key=lambda v: (v.created_at or 0.0, v.app_id))

@@ -126,6 +126,7 @@ def app_view(
     containers: list[dict[str, Any]],
     supervised: Callable[[], bool],
     cancelling: bool = False,
+    failure: str | None = None,
 ) -> AppView | None:
     """The app's state from its containers; None when it has none left.
 
@@ -134,6 +135,8 @@ def app_view(
             when a retry is pending (it alone makes retries).
         cancelling: a cancel is under way: the app is CANCELLED whatever its
             containers say while they stop.
+        failure: why the supervisor gave the app up (a retry could not
+            start): the app is FAILED with this message.
     """
     if not containers:
         return None
@@ -152,8 +155,15 @@ def app_view(
     view.failed = sorted(failed, key=lambda r: r.exit_code in _STOPPED_CODES)
     if cancelling:
         view.state, view.message = AppState.CANCELLED, "cancelled"
+    elif failure:
+        view.state, view.message = AppState.FAILED, failure
     elif view.failed:
         _failed_state(view, supervised)
+    elif (stuck := _never_started(replicas)) is not None and not supervised():
+        # Only a supervisor's retry creates a later attempt, and it starts it at
+        # once: without the supervisor, nothing ever will.
+        view.state = AppState.FAILED
+        view.message = f"{stuck.name} attempt {stuck.attempt} was created but never started"
     elif any(r.container is None for r in replicas):
         gone = next(r for r in replicas if r.container is None)
         if supervised():
@@ -180,6 +190,14 @@ def _failed_state(view: AppView, supervised: Callable[[], bool]) -> None:
     else:
         view.state = AppState.FAILED
         view.message = f"{first.name} {first.message}"
+
+
+def _never_started(replicas: list[ReplicaView]) -> ReplicaView | None:
+    """The first replica whose retry container was created but not started."""
+    for r in replicas:
+        if r.attempt > 0 and r.container is not None and r.container.get("State") == "created":
+            return r
+    return None
 
 
 def _role_of(view: AppView, replica: ReplicaView) -> RoleView:

@@ -14,20 +14,25 @@ local scheduler does: REPLICA recreates the failed replica, ROLE its role,
 APPLICATION every replica. A retried container is renamed
 ``<name>-attempt<N>`` and kept, stopped, for its logs; the new one takes the
 stable name, hostname and alias, with ``torchrun_core.attempt`` one higher.
-When no retry is left, the survivors are stopped and the app is FAILED. It
-exits when the app ends, is cancelled (``cancel`` file) or is removed;
-cancel waits for it to exit, then removes whatever a retry made meanwhile.
+When no retry is left, the survivors are stopped and the app is FAILED.
+When a retry cannot start (its network was removed, say), the daemon's
+reason goes to the app's ``failed`` file, which makes the app FAILED, and
+the supervisor stops the rest. It exits when the app ends, is cancelled
+(``cancel`` file) or is removed; cancel waits for it to exit, then removes
+whatever a retry made meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from torchrun_core.schedulers.docker_appdir import CANCEL_FILE, AppDir
+from torchrun_core.errors import TorchrunCoreError
+from torchrun_core.schedulers.docker_appdir import CANCEL_FILE, FAILED_FILE, AppDir
 from torchrun_core.schedulers.docker_client import connect, daemon_address, translated
 from torchrun_core.schedulers.docker_launch import app_filters, create, each, start
 from torchrun_core.schedulers.docker_plan import (
@@ -76,13 +81,15 @@ class Supervisor:
         if not view.failed:
             return not view.state.is_terminal
         if view.state is AppState.RUNNING:  # app_view found every failed role retryable
-            self.retry(view)
-            return True
+            return self.retry(view)
         self.stop_all(view)
         return False
 
-    def retry(self, view: AppView) -> None:
-        """Recreate the failed replicas and those their policy restarts with them."""
+    def retry(self, view: AppView) -> bool:
+        """Recreate the failed replicas and those their policy restarts with them.
+
+        Returns False when the retry could not start: the app is then FAILED.
+        """
         targets: dict[tuple[str, int], ReplicaView] = {}
         for failed in view.failed:
             role = view.role(failed.role)
@@ -97,9 +104,38 @@ class Supervisor:
         self._log(f"retrying {', '.join(r.name for r in targets.values())}")
         each(self._stop, [r for r in targets.values() if r.state is AppState.RUNNING])
         if self.app_dir.exists(CANCEL_FILE):
-            return
-        fresh = [self._recreate(r) for r in targets.values()]
-        each(lambda pair: start(self.client, self.address, *pair), fresh)
+            return True  # the next step sees it
+        try:
+            fresh = [self._recreate(r) for r in targets.values()]
+            each(lambda pair: start(self.client, self.address, *pair), fresh)
+        except TorchrunCoreError as err:  # its network gone, a mount gone, the daemon...
+            names = ", ".join(r.name for r in targets.values())
+            self.give_up(f"{names} could not be restarted: {err}")
+            return False
+        return True
+
+    def give_up(self, reason: str) -> None:
+        """Record the app FAILED with ``reason``, then stop what runs and remove what never ran.
+
+        The file comes first: the removals make the events that wake the
+        app's watchers (a failed start makes none), who must then read FAILED.
+        """
+        self.app_dir.write(FAILED_FILE, reason)
+        self._log(reason)
+        filters = app_filters(self.plan.app_id, self.plan.session)
+        with contextlib.suppress(TorchrunCoreError), translated(self.address, "list containers"):
+            each(self._end, self.client.containers(all=True, filters=filters))
+
+    def _end(self, container: dict[str, Any]) -> None:
+        """Stop a running container, remove one that never started; errors are logged only."""
+        try:
+            with translated(self.address, f"end container {container['Id'][:12]}"):
+                if container.get("State") == "running":
+                    self.client.stop(container["Id"], timeout=self.plan.grace_period)
+                elif container.get("State") == "created":
+                    self.client.remove_container(container["Id"], force=True)
+        except TorchrunCoreError as err:
+            self._log(str(err))
 
     def _recreate(self, replica: ReplicaView) -> tuple[str, ContainerSpec]:
         spec = self.specs[(replica.role, replica.replica_id)]

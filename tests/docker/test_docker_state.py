@@ -122,6 +122,28 @@ def test_cancelling_reads_as_cancelled() -> None:
     assert view is not None and view.state is AppState.CANCELLED
 
 
+def test_a_recorded_failure_makes_the_app_failed_with_its_reason() -> None:
+    # The supervisor's retry container could not start; it removed it and gave up.
+    containers = [entry(0, "exited", "Exited (137) now", replicas=1, max_retries=1)]
+    reason = "w/0 could not be restarted: network n not found"
+    view = app_view("app-1", containers, never, failure=reason)
+    assert view is not None and (view.state, view.message) == (AppState.FAILED, reason)
+    cancelled = app_view("app-1", containers, never, cancelling=True, failure=reason)
+    assert cancelled is not None and cancelled.state is AppState.CANCELLED
+
+
+def test_a_retry_container_never_started_is_pending_only_while_supervised() -> None:
+    # A supervisor killed between creating attempt 1 and starting it: nothing ever will.
+    containers = [
+        entry(0, "exited", "Exited (3) then", replicas=1, max_retries=1),
+        entry(0, "created", "Created", attempt=1, replicas=1, max_retries=1),
+    ]
+    for alive, expected in ((True, AppState.PENDING), (False, AppState.FAILED)):
+        view = app_view("app-1", containers, lambda alive=alive: alive)  # type: ignore[misc]
+        assert view is not None and view.state is expected
+    assert view.message == "w/0 attempt 1 was created but never started"
+
+
 def test_the_scheduler_reports_the_replicas_stopped_for_a_failure_as_stopped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
