@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from torchrun_core.limits import MAX_GRACE_PERIOD_S
 from torchrun_core.scheduler import SchedulerOptions
 
 PullPolicy = Literal["never", "if-not-present", "always"]
@@ -63,7 +64,10 @@ class DockerOptions(SchedulerOptions):
         description="pull images never, only when missing on the daemon, or always",
     )
     grace_period: int = Field(
-        default=10, ge=0, description="seconds between SIGTERM and SIGKILL when stopping"
+        default=10,
+        ge=0,
+        le=MAX_GRACE_PERIOD_S,  # the daemon's stop timeout is a bounded int
+        description="seconds between SIGTERM and SIGKILL when stopping",
     )
 
     @field_validator("shm_size", mode="before")

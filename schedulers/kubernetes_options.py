@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from torchrun_core.limits import MAX_GRACE_PERIOD_S
 from torchrun_core.scheduler import SchedulerOptions
 
 PullPolicy = Literal["Never", "IfNotPresent", "Always"]
@@ -73,7 +74,12 @@ class KubernetesOptions(SchedulerOptions):
         description="a pod spec (JSON) deep-merged into every pod: dicts merge, other values "
         "replace; covers any field without an option",
     )
-    grace_period: int = Field(default=30, ge=0, description="pods' termination grace period (s)")
+    grace_period: int = Field(
+        default=30,
+        ge=0,
+        le=MAX_GRACE_PERIOD_S,  # terminationGracePeriodSeconds is an int64
+        description="pods' termination grace period (s)",
+    )
 
     @field_validator("namespace")
     @classmethod

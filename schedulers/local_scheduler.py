@@ -20,6 +20,7 @@ from pydantic import Field
 
 from torchrun_core import paths
 from torchrun_core.errors import BackendError, InvalidInputError, InvalidOptionError
+from torchrun_core.limits import MAX_GRACE_PERIOD_S
 from torchrun_core.scheduler import ListedApp, Scheduler, SchedulerOptions, Stream, Watcher
 from torchrun_core.schedulers.local_plan import LocalPlan, build_plan, format_plan, new_app_id
 from torchrun_core.schedulers.local_state import read_state, settle_state
@@ -44,6 +45,8 @@ class LocalOptions(SchedulerOptions):
     grace_period: float = Field(
         default=5.0,
         ge=0,
+        le=MAX_GRACE_PERIOD_S,  # finite: a cancel adds it to a deadline
+        allow_inf_nan=False,
         description="seconds between SIGTERM and SIGKILL when stopping replicas",
     )
 

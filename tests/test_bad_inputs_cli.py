@@ -8,6 +8,8 @@ has a timeout.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +20,15 @@ import pytest
 from bad_inputs import FILES, write_files
 
 UNKNOWN = "local://default/never-submitted-1"
+LONG_ID = f"local://default/{'a' * 300}"  # longer than a file name may be
+HUGE = "99999999999999999999999"  # past SQLite's and C's 64-bit integers
+
+
+def cursor(key: list[object], sort: str = "newest") -> str:
+    """A cursor as ``list`` prints it, holding ``key`` (to forge out-of-range ones)."""
+    return base64.urlsafe_b64encode(json.dumps([1, sort, key]).encode()).decode().rstrip("=")
+
+
 TIMEOUT_S = 60  # far above the ~0.3 s each takes: only a hang reaches it
 
 
@@ -91,6 +102,31 @@ CASES = [
     case("component-file-no-function", "run components.py:nosuch", "no function 'nosuch'"),
     case("component-file-without-function", "run components.py", "names a file but no function"),
     case("malformed-component", "run components.py:unannotated", "no type annotation"),
+    # upper bounds (docs/errors.md, "Limits")
+    case("huge-replicas", f"run utils.echo --num_replicas {HUGE}", "less than or equal to 10000"),
+    case("too-many-replicas-dryrun", "dryrun utils.sh --num_replicas 10001 true", "num_replicas"),
+    case("app-file-too-many-replicas", "run too_many_replicas.yaml", "12000 replicas in all"),
+    case("infinite-grace-period", "run --cfg grace_period=1e309 utils.echo", "finite number"),
+    case("nan-grace-period", "dryrun --cfg grace_period=nan utils.echo", "finite number"),
+    case("huge-grace-period", "run --cfg grace_period=86401 utils.echo", "less than or equal"),
+    case(
+        "huge-grace-period-docker",
+        f"dryrun -s docker --cfg grace_period={HUGE} utils.echo --image x",
+        "'grace_period'",
+    ),
+    case("huge-cancel-grace-period", f"cancel --grace-period 1e309 {UNKNOWN}", "grace period"),
+    case("huge-list-limit", f"list --limit {HUGE}", f"invalid --limit '{HUGE}'"),
+    case("huge-events-after", f"events --after {HUGE} {UNKNOWN}", "after must be 0 to"),
+    case("huge-cursor-rowid", ("list", "--cursor", cursor([1.0, int(HUGE)])), "invalid cursor"),
+    case("huge-cursor-time", ("list", "--cursor", cursor([int(HUGE), 5])), "invalid cursor"),
+    case("unknown-list-state", "list --state BOGUS", "unknown app state 'BOGUS'"),
+    case("infinite-list-since", "list --since 1e400", "cannot read time '1e400'"),
+    # an app id longer than a file name: not found, never "File name too long"
+    *(
+        case(f"long-app-id-{command.split()[0]}", f"{command} {LONG_ID}", f"no app {LONG_ID}")
+        for command in ("status", "log", "cancel", "wait --timeout 30", "describe", "delete")
+    ),
+    case("long-app-id-events", ("events", LONG_ID), f"no app {LONG_ID}"),
     # config files
     case("config-bad-key", "run --dryrun utils.echo", "no_such_setting", with_config=True),
     case("config-bad-key-show", "config show", "no_such_setting", with_config=True),

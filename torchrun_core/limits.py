@@ -19,3 +19,15 @@ MAX_GRACE_PERIOD_S = 86_400
 # Counts and positions the run store compares in SQL (list limits, event
 # sequence numbers, cursor row ids) are SQLite INTEGERs: signed 64-bit.
 MAX_STORE_INT = 2**63 - 1
+
+
+def check_store_int(value: int, what: str, hint: str) -> None:
+    """Raise InvalidInputError unless ``0 <= value <= MAX_STORE_INT``, naming ``what``.
+
+    SQLite refuses larger Python ints with OverflowError, which would reach
+    the caller as an internal error.
+    """
+    from torchrun_core.errors import InvalidInputError
+
+    if not 0 <= value <= MAX_STORE_INT:
+        raise InvalidInputError(f"{what} must be 0 to {MAX_STORE_INT}, not {value}", hint=hint)

@@ -188,8 +188,14 @@ def _key_fits(key: Any, sort: str) -> bool:
         return False
     kinds = [str if c == "app_name" else (int, float) for c in columns] + [int]
     return all(
-        isinstance(v, kind) and not isinstance(v, bool) for v, kind in zip(key, kinds, strict=True)
+        isinstance(v, kind) and not isinstance(v, bool) and _fits_sqlite(v)
+        for v, kind in zip(key, kinds, strict=True)
     )
+
+
+def _fits_sqlite(value: object) -> bool:
+    # SQLite INTEGERs are signed 64-bit; a larger int raises OverflowError when bound.
+    return not isinstance(value, int) or -(2**63) <= value < 2**63
 
 
 __all__ = ["RUN_COLUMNS", "SORTS", "RunQuery", "check_name_pattern", "decode_cursor"]

@@ -21,6 +21,7 @@ from torchrun_core.errors import (
     UnexpectedStateError,
     UnknownSchedulerError,
 )
+from torchrun_core.limits import MAX_GRACE_PERIOD_S
 from torchrun_core.outage import OutageBackoff
 from torchrun_core.runner_base import RunnerBase
 from torchrun_core.runner_calls import backend_errors, wait_timeout
@@ -85,7 +86,8 @@ class RunnerControl(RunnerBase):
         """
         with self._api("wait") as call:
             parsed, sched = self._target(call, handle)
-            target = None if state is None else AppState(state)
+            # parse, not AppState(): an unknown name is bad input, not a raw ValueError
+            target = None if state is None else AppState.parse(str(state))
             deadline = None if timeout is None else time.monotonic() + timeout
             outage = OutageBackoff()
             if self._sync.launching(parsed) is not None:  # before a watcher takes its app id
@@ -390,6 +392,14 @@ def check_grace_period(grace_period: float | None) -> None:
     if grace_period is None:
         return
     if not isinstance(grace_period, (int, float)) or not math.isfinite(grace_period):
-        raise InvalidInputError(f"grace period must be a number of seconds, not {grace_period!r}")
-    if grace_period < 0:
-        raise InvalidInputError(f"grace period must not be negative, not {grace_period:g} s")
+        raise InvalidInputError(
+            f"grace period must be a number of seconds, not {grace_period!r}", hint=_GRACE_HINT
+        )
+    if not 0 <= grace_period <= MAX_GRACE_PERIOD_S:
+        raise InvalidInputError(
+            f"grace period must be 0 to {MAX_GRACE_PERIOD_S} s, not {grace_period:g} s",
+            hint=_GRACE_HINT,
+        )
+
+
+_GRACE_HINT = f"give whole or fractional seconds from 0 to {MAX_GRACE_PERIOD_S} (one day)"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Sequence
 
 from torchrun_core.errors import InvalidInputError
+from torchrun_core.limits import check_store_int
 from torchrun_core.run_query import RunQuery
 from torchrun_core.run_record import RunEvent, RunPage, RunRecord
 from torchrun_core.runner_base import RunnerBase
@@ -50,14 +52,16 @@ class RunnerQueries(RunnerBase):
             on the last one).
 
         Raises:
-            InvalidInputError: a negative limit, a malformed cursor, parent
-                handle or name pattern, or an unknown sort.
+            InvalidInputError: a limit outside 0 to ``MAX_STORE_INT``
+                (:mod:`torchrun_core.limits`), an unknown state, a malformed
+                cursor, parent handle or name pattern, or an unknown sort.
         """
         with self._api("list", scheduler):
-            if limit is not None and limit < 0:
-                raise InvalidInputError(f"limit must be 0 or more, not {limit}")
+            if limit is not None:
+                check_store_int(limit, "limit", "0 lists them all")
             query = RunQuery.build(
-                scheduler=scheduler, states=states, name=name, since=since, until=until,
+                scheduler=scheduler, states=_states(states), name=name,
+                since=_time(since, "since"), until=_time(until, "until"),
                 parent=None if parent is None else str(parse_handle(parent)),
                 sort=sort, cursor=cursor,
             )  # fmt: skip
@@ -128,10 +132,37 @@ class RunnerQueries(RunnerBase):
 
         Raises:
             AppNotFoundError: the store has no such run.
+            InvalidInputError: ``after`` outside 0 to ``MAX_STORE_INT``.
         """
         with self._api("events") as call:
             parsed = call.target(parse_handle(handle))
+            if after is not None:
+                check_store_int(after, "after", "pass the seq of the last event seen")
             found = self.store.events(str(parsed), after)
             if not found and self.store.state(str(parsed)) is None:
                 raise app_not_found(parsed)
             return found
+
+
+def _states(states: Sequence[AppState | str] | None) -> builtins.list[AppState] | None:
+    """``states`` as AppStates; an unknown name is InvalidInputError naming the known ones."""
+    if states is None:
+        return None
+    if isinstance(states, str):  # one state, not its letters
+        states = [states]
+    return [AppState.parse(str(s)) for s in states]
+
+
+def _time(value: float | None, what: str) -> float | None:
+    """``value`` as a finite float: the store compares times as REALs, and an int may overflow."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (OverflowError, TypeError, ValueError):
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        raise InvalidInputError(
+            f"{what} must be a finite unix time, not {value!r}", hint="give unix seconds"
+        )
+    return seconds

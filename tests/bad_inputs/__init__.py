@@ -33,6 +33,9 @@ FILES = {
     "wrong_type.json": '{"name": "app", "roles": [{"name": "r", "entrypoint": "echo",'
     ' "num_replicas": "many"}]}\n',
     "ok.yaml": "name: app\nroles:\n  - name: r\n    entrypoint: echo\n",
+    # over the replicas an app may have in all (torchrun_core.limits), though each role is within
+    "too_many_replicas.yaml": "name: app\nroles:\n"
+    + "".join(f"  - {{name: r{i}, entrypoint: echo, num_replicas: 6000}}\n" for i in range(2)),
     # a project config with a key that does not exist
     ".torchrun_core.toml": "no_such_setting = 1\n",
 }

@@ -30,9 +30,11 @@ def _limit(text: str) -> int:
         value = int(text)
     except ValueError:
         value = -1
-    if value < 0:
+    # The store compares it as a signed 64-bit SQLite INTEGER (torchrun_core.limits).
+    if not 0 <= value < 2**63:
         raise InvalidInputError(
-            f"invalid --limit {text!r}", hint="use a whole number of runs; 0 lists them all"
+            f"invalid --limit {text!r}",
+            hint=f"use a whole number of runs up to {2**63 - 1}; 0 lists them all",
         )
     return value
 
