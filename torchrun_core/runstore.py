@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torchrun_core.errors import BackendError
-from torchrun_core.paths import STATE_DIR_ENV, state_dir
+from torchrun_core.paths import state_dir
 from torchrun_core.run_query import RUN_COLUMNS, RunQuery
 from torchrun_core.run_record import RunEvent, RunPage, RunRecord
+from torchrun_core.runstore_rows import append_event, changes, record_of, set_wal, store_hint
 from torchrun_core.runstore_schema import SCHEMA_VERSION, migrate
 from torchrun_core.specs.state import AppState
 
@@ -77,9 +78,7 @@ class RunStore:
                 yield self._db
             except sqlite3.Error as err:
                 raise BackendError(
-                    f"run store {str(self.path)!r} failed: {err}",
-                    hint="check the file and its directory; move it aside to start afresh, "
-                    f"or use another state dir with {STATE_DIR_ENV}",
+                    f"run store {str(self.path)!r} failed: {err}", hint=store_hint(err)
                 ) from err
 
     def _open(self) -> sqlite3.Connection:
@@ -95,7 +94,7 @@ class RunStore:
         )
         try:
             db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_s * 1000)}")
-            _set_wal(db)
+            set_wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             migrate(db, str(path))
@@ -222,7 +221,7 @@ class RunStore:
             )
             if found.rowcount == 0:
                 return False
-            _append_event(db, handle, state, now, message)
+            append_event(db, handle, state, now, message)
         return True
 
     def record_state(
@@ -251,7 +250,7 @@ class RunStore:
         for handle, state, message, at in observations:
             state, at = AppState(state), now if at is None else at
             latest = self._latest(handle)
-            if state is not AppState.UNKNOWN and latest is not None and _changes(latest, state, at):
+            if state is not AppState.UNKNOWN and latest is not None and changes(latest, state, at):
                 news.append((handle, state, message or None, at))
         if not news:
             return []
@@ -261,9 +260,9 @@ class RunStore:
                 row = db.execute(
                     "SELECT state, updated_at FROM runs WHERE handle = ?", (handle,)
                 ).fetchone()
-                if row is None or not _changes((AppState(row[0]), row[1]), state, at):
+                if row is None or not changes((AppState(row[0]), row[1]), state, at):
                     continue  # another writer got there first
-                _append_event(db, handle, state, at, message)
+                append_event(db, handle, state, at, message)
                 db.execute(
                     "UPDATE runs SET state = ?, updated_at = ? WHERE handle = ?",
                     (state.value, at, handle),
@@ -294,7 +293,7 @@ class RunStore:
         with self._connection() as db:
             row = db.execute(f"SELECT {_RUN_COLUMNS}, rowid FROM runs WHERE handle = ?", (handle,))
             found = row.fetchone()
-        return None if found is None else _record(found)
+        return None if found is None else record_of(found)
 
     def list(
         self,
@@ -343,7 +342,7 @@ class RunStore:
         # and stops at ``fetch``; an IN (...) list would sort every match.
         per_state = [self._select(*query.sql(v, fetch)) for v in values]
         rows = heapq.merge(*per_state, key=query.row_key, reverse=query.descending)
-        records = [_record(row) for row in itertools.islice(rows, fetch)]
+        records = [record_of(row) for row in itertools.islice(rows, fetch)]
         if limit is None or len(records) <= limit:
             return RunPage(records)
         del records[limit:]
@@ -371,53 +370,6 @@ class RunStore:
 
     def __repr__(self) -> str:
         return f"RunStore({str(self._path) if self._path else 'state_dir()/' + DB_NAME!r})"
-
-
-def _append_event(
-    db: sqlite3.Connection, handle: str, state: AppState, at: float, message: str | None
-) -> None:
-    """Append the run's next state event (inside the caller's write transaction)."""
-    db.execute(
-        "INSERT INTO events (handle, idx, state, at, message) VALUES (?, (SELECT "
-        "COALESCE(MAX(idx), 0) + 1 FROM events WHERE handle = ?), ?, ?, ?)",
-        (handle, handle, state.value, at, message),
-    )
-
-
-def _changes(latest: tuple[AppState, float], state: AppState, at: float) -> bool:
-    """Whether observing ``state`` at ``at`` is news over the run's latest (state, time)."""
-    current, updated_at = latest
-    return state is not current and not current.is_terminal and at >= updated_at
-
-
-def _record(row: tuple[Any, ...]) -> RunRecord:
-    """A record from a row of ``RUN_COLUMNS`` (and optionally its ``rowid``)."""
-    (handle, scheduler, session, app_id, app_name, state, created, updated, parent, cfg, app,
-     launch) = row[:12]  # fmt: skip
-    return RunRecord(
-        handle, scheduler, session, app_id, app_name, AppState(state), created, updated,
-        parent, json.loads(cfg) if cfg else {}, None, app, row[12] if len(row) > 12 else None,
-        launch,
-    )  # fmt: skip
-
-
-def _set_wal(db: sqlite3.Connection) -> None:
-    """Switch to WAL, retrying while another process holds the lock (a first concurrent open)."""
-    import sqlite3
-
-    # Already WAL (every open but the first): setting it again would wait for
-    # another process's write lock for nothing.
-    if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
-        return
-    deadline = time.monotonic() + 10.0
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
 
 
 __all__ = ["DB_NAME", "SCHEMA_VERSION", "RunStore"]
