@@ -16,6 +16,7 @@ forked supervisor.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import time
@@ -24,11 +25,29 @@ STREAMS = ("stdout", "stderr", "combined")
 INDEX_RECORD = struct.Struct("<QdB")  # byte offset, unix time, index of the stream in STREAMS
 # Below this gap a new chunk shares the previous index record (and its time).
 INDEX_RESOLUTION_S = 0.001
-# A partial line longer than this goes to the combined log anyway (with a
-# newline), so that a writer that never ends its line cannot grow memory forever.
+# A partial line longer than this goes to the combined log anyway, ended by
+# CUT_MARK, so that a writer that never ends its line (a progress bar drawn
+# with \r) cannot grow the supervisor's memory forever. The .stdout/.stderr
+# logs keep it whole, byte for byte (docs/schedulers/local.md, "Logs").
 MAX_PARTIAL_LINE = 4 << 20
+CUT_MARK = b" [torchrun_core: line over 4 MiB cut here; it goes on in the next line]\n"
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
+# Owner-only, as the state dir: a log may hold whatever the app printed (tokens
+# too), and a log_dir option may put it outside the state dir's 0700.
+_FILE_MODE = 0o600
+_DIR_MODE = 0o700
+
+
+def make_private_dirs(path: str) -> None:
+    """``os.makedirs`` whose every created level is owner-only (makedirs' mode is the leaf's)."""
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    if parent and parent != path:
+        make_private_dirs(parent)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, _DIR_MODE)
 
 
 def log_path(replica_log_dir: str, attempt: int, stream: str) -> str:
@@ -51,7 +70,7 @@ class _IndexedFile:
     __slots__ = ("code", "fd", "index_fd", "last_stamp", "offset")
 
     def __init__(self, path: str, index_fd: int, code: int) -> None:
-        self.fd = os.open(path, _OPEN_FLAGS, 0o644)
+        self.fd = os.open(path, _OPEN_FLAGS, _FILE_MODE)
         self.index_fd = index_fd
         self.code = code
         self.offset = 0
@@ -69,8 +88,8 @@ class AttemptLogWriter:
     """Writes one attempt of one replica: raw stdout, raw stderr and combined lines."""
 
     def __init__(self, replica_log_dir: str, attempt: int) -> None:
-        os.makedirs(replica_log_dir, exist_ok=True)
-        self._index_fd = os.open(index_path(replica_log_dir, attempt), _OPEN_FLAGS, 0o644)
+        make_private_dirs(replica_log_dir)
+        self._index_fd = os.open(index_path(replica_log_dir, attempt), _OPEN_FLAGS, _FILE_MODE)
         self._files = {
             s: _IndexedFile(log_path(replica_log_dir, attempt, s), self._index_fd, code)
             for code, s in enumerate(STREAMS)
@@ -87,7 +106,7 @@ class AttemptLogWriter:
         if cut == 0:
             pending += data
             if len(pending) > MAX_PARTIAL_LINE:
-                self._files["combined"].append(pending + b"\n", now)
+                self._files["combined"].append(pending + CUT_MARK, now)
                 pending = b""
             self._partial[stream] = pending
             return

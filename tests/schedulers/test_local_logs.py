@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import stat
 import textwrap
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from local_apps import app_of, py_role, wait_for
 from torchrun_core.errors import AppNotFoundError, InvalidInputError
 from torchrun_core.scheduler import Stream
 from torchrun_core.schedulers.local import LocalScheduler
+from torchrun_core.schedulers.local_logs import CUT_MARK, MAX_PARTIAL_LINE
 from torchrun_core.specs.state import AppState
 
 # Writes "abc", waits, then "def\n" (a line written in two parts), a few times,
@@ -201,3 +204,31 @@ def test_logs_of_a_replica_not_started_yet_are_empty(sched: LocalScheduler) -> N
     status = wait_for(sched, app_id)
     assert status.state is AppState.FAILED
     assert list(sched.log_iter(app_id, "ok", 0)) == []
+
+
+def test_a_line_over_4_mib_is_whole_in_its_stream_and_marked_where_combined_cuts_it(
+    sched: LocalScheduler,
+) -> None:
+    size = MAX_PARTIAL_LINE + (1 << 20)
+    app_id = schedule(sched, f"import sys; sys.stdout.write('x' * {size} + '\\nnext\\n')")
+    wait_for(sched, app_id)
+    whole = "x" * size + "\n"
+    assert list(sched.log_iter(app_id, "r", 0, streams=Stream.STDOUT)) == [whole, "next\n"]
+    combined = list(sched.log_iter(app_id, "r", 0))
+    # The supervisor holds at most 4 MiB of an unended line: the cut is marked, nothing is lost.
+    mark = CUT_MARK.decode()
+    assert len(combined) == 3 and combined[0].endswith(mark), [len(x) for x in combined]
+    assert combined[0].removesuffix(mark) + combined[1] == whole
+    assert combined[2] == "next\n"
+
+
+def test_logs_in_a_log_dir_are_owner_only(sched: LocalScheduler, tmp_path: Path) -> None:
+    logs = tmp_path / "shared" / "logs"  # neither exists yet
+    app = app_of(py_role("print('secret token')"))
+    app_id = sched.schedule(sched.dryrun(app, {"log_dir": str(logs)}))
+    wait_for(sched, app_id)
+    made = [logs, *sorted(logs.rglob("*"))]
+    assert any(p.suffix == ".stdout" for p in made)
+    for path in made:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {mode:o}"
