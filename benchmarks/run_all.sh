@@ -28,5 +28,6 @@ cd /tmp
 "$PY" "$ROOT/benchmarks/bench_components.py" "${extra[@]}"
 "$BENCH_VENV/bin/pip" install --quiet "docker>=7" && "$PY" "$ROOT/benchmarks/bench_docker.py" # skips its daemon figures without a daemon
 "$BENCH_VENV/bin/pip" install --quiet "kubernetes>=28" && "$PY" "$ROOT/benchmarks/bench_kubernetes.py" # skips its cluster figures without a cluster
+"$PY" "$ROOT/benchmarks/bench_kubernetes_field.py" # restarts the test cluster's apiserver; skips without a kubeconfig
 "$BENCH_VENV/bin/pip" install --quiet "paramiko>=3.4" && "$PY" "$ROOT/benchmarks/bench_slurm.py" # skips its cluster figures without scripts/engines/slurm.sh's cluster
 "$PY" "$ROOT/benchmarks/bench_slurm_field.py" # list of 100 live apps, failure to FAILED, wait after an outage (skips without the cluster)

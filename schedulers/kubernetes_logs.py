@@ -6,6 +6,7 @@ combined stream exists; asking for one of them is refused clearly.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -20,6 +21,9 @@ from torchrun_core.schedulers.kubernetes_manifests import (
     dns_label,
 )
 from torchrun_core.schedulers.kubernetes_state import JOBSET_INDEX_LABEL, parse_time
+
+# How long a followed replica whose Job has no pod yet is waited for.
+_FIRST_POD_S = 60.0
 
 
 def whole_lines(chunks: Iterable[bytes]) -> Iterator[str]:
@@ -75,6 +79,31 @@ def replica_pods(
     return sorted(mine, key=lambda p: p["metadata"].get("creationTimestamp") or "")
 
 
+def _first_pods(
+    client: Any, namespace: str, app_id: str, role: str, k: int
+) -> list[dict[str, Any]]:
+    """The pods of replica ``k`` once its Job has made one; [] if it has no Job.
+
+    Following a just-submitted app (``run --wait``) may come before the Job
+    controller made the pod (about 0.4 s, longer on a busy cluster).
+    """
+    from kubernetes.client import BatchV1Api
+
+    selector = f"{LABEL_APP}={app_id},{LABEL_ROLE}={dns_label(role, 63)},{LABEL_REPLICA}={k}"
+    with translated(f"logs of {app_id}"):
+        jobs = items(BatchV1Api(client).list_namespaced_job(
+            namespace, label_selector=selector, _preload_content=False))  # fmt: skip
+    deadline = time.monotonic() + _FIRST_POD_S
+    delay = 0.1
+    while jobs and time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+        pods = replica_pods(client, namespace, app_id, role, k)
+        if pods:
+            return pods
+    return []
+
+
 def replica_lines(
     client: Any,
     namespace: str,
@@ -99,6 +128,8 @@ def replica_lines(
             hint="read the combined log (omit --streams)",
         )
     pods = replica_pods(client, namespace, app_id, role, k)
+    if not pods and follow:
+        pods = _first_pods(client, namespace, app_id, role, k)
     if not pods:
         raise InvalidInputError(f"app {app_id}: no pod for role {role!r} replica {k}")
     if attempt is not None:

@@ -112,9 +112,16 @@ def _delete_with_grace(client: Any, ns: str, selector: str, grace_period: float)
     )  # fmt: skip
     deadline = time.monotonic() + _ORPHANING_S
     delay = 0.05
-    while time.monotonic() < deadline and items(batch.list_namespaced_job(
-            ns, label_selector=selector, _preload_content=False,
-            _request_timeout=REQUEST_TIMEOUT)):  # fmt: skip
+    while items(batch.list_namespaced_job(ns, label_selector=selector,
+            _preload_content=False, _request_timeout=REQUEST_TIMEOUT)):  # fmt: skip
+        if time.monotonic() > deadline:
+            # Not let go in time: a pod the Job controller makes meanwhile must
+            # not outlive the Job, so the Jobs go as without a grace period.
+            batch.delete_collection_namespaced_job(
+                ns, label_selector=selector, propagation_policy="Foreground",
+                _preload_content=False, _request_timeout=REQUEST_TIMEOUT,
+            )  # fmt: skip
+            break
         time.sleep(delay)  # the garbage collector is orphaning the pods (~0.5 s)
         delay = min(delay * 2, 0.5)
     CoreV1Api(client).delete_collection_namespaced_pod(
