@@ -26,6 +26,7 @@ class Replica:
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self.message = ""
+        self.log_error: str | None = None  # why this attempt's log has gaps
         self.attempt_done = False
         self.logs: AttemptLogWriter | None = None
         self.pipes: list[int] = []
@@ -41,7 +42,8 @@ class Replica:
             "pid_start": self.pid_start,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
-            "message": self.message,
+            "message": "; ".join(m for m in (self.message, self.log_error) if m),
+            "log_error": self.log_error,
         }
 
 

@@ -27,7 +27,7 @@ import traceback
 
 from torchrun_core.schedulers.local_descendants import become_subreaper
 from torchrun_core.schedulers.local_plan import LocalPlan
-from torchrun_core.schedulers.local_state import SUPERVISOR_LOG, initial_state
+from torchrun_core.schedulers.local_state import initial_state, note_supervisor_log
 from torchrun_core.schedulers.local_supervisor import Supervisor
 
 HEADER = struct.Struct("<Q")
@@ -138,12 +138,7 @@ def _become_supervisor(
 
 def _report(app_dir: str, text: str) -> None:  # pragma: no cover - failures only
     """Append ``text`` to the app's supervisor.log (created only when needed)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-    fd = os.open(os.path.join(app_dir, SUPERVISOR_LOG), flags, 0o600)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
+    note_supervisor_log(app_dir, text)
 
 
 def _reset_signals() -> None:  # pragma: no cover - child only

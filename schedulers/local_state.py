@@ -4,7 +4,8 @@ Layout of an app dir (``<state_dir>/local/<session>/<app_id>/``)::
 
     state.json       app + replica states; replaced atomically, ``version`` counts writes
     plan.json        the dry-run plan, secrets redacted (for people, not code)
-    supervisor.log   why the supervisor failed, if it did
+    supervisor.log   why the supervisor failed, or what it could not do (a log write), if any
+    state.reserve    disk space the supervisor gives up to write state.json on a full disk
     logs/            the replicas' logs, unless the ``log_dir`` option put them elsewhere
 
 The supervisor holds an exclusive flock on the app dir itself for its whole
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 PLAN_FILE = "plan.json"
 STATE_FILE = "state.json"
 SUPERVISOR_LOG = "supervisor.log"
+RESERVE_FILE = "state.reserve"
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 SUPERVISOR_DIED = "supervisor died"
@@ -44,11 +46,86 @@ def socket_address(app_dir: str) -> bytes:
 
 
 def write_json_atomic(path: str, data: dict[str, Any]) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old or new file, never half."""
+    """Replace ``path`` with ``data`` so that readers see the old or new file, never half.
+
+    Raises:
+        OSError: ``path`` is unchanged, and no temporary file is left.
+    """
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps(data, separators=(",", ":")))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(data, separators=(",", ":")))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class SpaceReserve:
+    """Disk space set aside in the app dir, given up to record the app's state on a full disk.
+
+    Without it, a replica (or anything else) filling the disk would leave the
+    state as it was, and the app could never be recorded as ended.
+    """
+
+    def __init__(self, app_dir: str, size: int = 0) -> None:
+        self.path = os.path.join(app_dir, RESERVE_FILE)
+        self.size = size
+        self.held = os.path.exists(self.path)
+
+    def take(self) -> bool:
+        """Set the space aside, unless it is already; False when the disk has no room for it."""
+        if self.held:
+            return True
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return False
+        try:
+            os.posix_fallocate(fd, 0, self.size)
+            self.held = True
+        except OSError:
+            os.unlink(self.path)
+        finally:
+            os.close(fd)
+        return self.held
+
+    def release(self) -> bool:
+        """Give the space back; False when none was held."""
+        held, self.held = self.held, False
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        return held
+
+
+def write_state(app_dir: str, state: dict[str, Any], reserve: SpaceReserve) -> None:
+    """Replace the app's ``state.json``; on a full disk, with the reserve's space.
+
+    Raises:
+        OSError: it could not be written, even so (the old state stays).
+    """
+    path = os.path.join(app_dir, STATE_FILE)
+    try:
+        write_json_atomic(path, state)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT) or not reserve.release():
+            raise
+        write_json_atomic(path, state)
+
+
+def note_supervisor_log(app_dir: str, text: str) -> None:
+    """Append ``text`` to the app's supervisor.log (made when first needed).
+
+    Raises:
+        OSError: it could not be written (the disk is full, say).
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+    fd = os.open(os.path.join(app_dir, SUPERVISOR_LOG), flags, 0o600)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
 
 
 def read_state(app_dir: str) -> dict[str, Any] | None:
@@ -216,5 +293,7 @@ def _end_without_supervisor(
         finished_at=now,
         version=state["version"] + 1,
     )
-    write_json_atomic(os.path.join(app_dir, STATE_FILE), state)
+    reserve = SpaceReserve(app_dir)  # the dead supervisor's, if it left one
+    write_state(app_dir, state, reserve)
+    reserve.release()  # the app has ended: nothing more to write
     return state

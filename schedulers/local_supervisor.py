@@ -12,7 +12,6 @@ an entrypoint that cannot be found 127, one that cannot be executed 126.
 
 from __future__ import annotations
 
-import json
 import os
 import selectors
 import signal
@@ -23,10 +22,10 @@ from typing import Any
 
 from torchrun_core.schedulers.local_logs import AttemptLogWriter
 from torchrun_core.schedulers.local_plan import ATTEMPT_ENV, LocalPlan
+from torchrun_core.schedulers.local_records import RETRY_WRITE_S, AppRecords
 from torchrun_core.schedulers.local_replica import Replica, RoleRun
 from torchrun_core.schedulers.local_state import (
     PLAN_FILE,
-    STATE_FILE,
     TERMINAL,
     proc_start_time,
     write_json_atomic,
@@ -54,7 +53,6 @@ class Supervisor:
     ) -> None:
         """``state`` is the launcher's initial state; ``env`` the launcher's environment."""
         self.plan = plan
-        self.state_path = os.path.join(plan.app_dir, STATE_FILE)
         self.base = state  # the launcher's initial state: ids, created_at...
         self.version = int(state["version"])
         self.roles = [RoleRun(r) for r in plan.roles]
@@ -64,6 +62,7 @@ class Supervisor:
         self.stopping: set[Replica] = set()  # sent SIGTERM, not yet reaped
         self.restart: set[Replica] = set()  # to start again once nothing is stopping
         self.stopper = Stopper(plan.grace_period)
+        self.records = AppRecords(plan.app_dir, len(self.replicas))
         self.final: str | None = None  # FAILED or CANCELLED once decided
         self.app_state = "SUBMITTED"
         self.message = ""
@@ -90,14 +89,18 @@ class Supervisor:
             signal.signal(sig, lambda *_: None)
         self.sel.register(wake_r, selectors.EVENT_READ, "signal")
         self.app_state = "RUNNING"
+        self.records.start()
         for replica in self.replicas:
             self._spawn(replica)
         # For people reading the app dir; written here, not by the launcher,
         # to keep file creation out of the submission path.
-        with open(os.path.join(self.plan.app_dir, PLAN_FILE), "w", encoding="utf-8") as f:
-            f.write(json.dumps(self.plan.to_dict(redact=True)))
-        while self.app_state not in TERMINAL:
+        try:
+            write_json_atomic(f"{self.plan.app_dir}/{PLAN_FILE}", self.plan.to_dict(redact=True))
+        except OSError as err:
+            self.records.note(f"cannot write {PLAN_FILE}: {err.strerror or err}")
+        while self.app_state not in TERMINAL or self.dirty:  # dirty: its end is not recorded
             self._step(wake_r)
+        self.records.close()
         self.watchers.close()  # watchers see EOF: the app is over
 
     def _step(self, wake_r: int) -> None:
@@ -106,6 +109,8 @@ class Supervisor:
         self._advance()
         self._publish()
         if self.app_state in TERMINAL:
+            if self.dirty:  # the disk is full: wait for room to record the app's end
+                time.sleep(RETRY_WRITE_S)
             return
         for key, _ in self.sel.select(self._timeout()):
             if key.data == "pipe":
@@ -126,7 +131,10 @@ class Supervisor:
     def _timeout(self) -> float | None:
         if self.failed_spawns:
             return 0.0
-        return self.stopper.timeout()
+        timeout = self.stopper.timeout()
+        if self.dirty:  # the last state write failed: try again
+            return RETRY_WRITE_S if timeout is None else min(timeout, RETRY_WRITE_S)
+        return timeout
 
     def _publish(self) -> None:
         """Write state.json, then wake every watcher (connected before the write)."""
@@ -147,7 +155,9 @@ class Supervisor:
                 for rr in self.roles
             ],
         )
-        write_json_atomic(self.state_path, state)
+        if not self.records.write(state):
+            self.dirty = True  # readers keep the last state written until then
+            return
         self.watchers.notify()
 
     # -- replicas --------------------------------------------------------------
@@ -155,6 +165,7 @@ class Supervisor:
         now = time.time()
         r.logs = AttemptLogWriter(r.plan.log_dir, r.attempt)
         r.state, r.exit_code, r.message, r.attempt_done = "RUNNING", None, "", False
+        r.log_error = None
         r.started_at, r.finished_at, r.pid_start = now, None, None
         env = self.base_env.copy()
         env.update(r.plan.env)
@@ -202,9 +213,22 @@ class Supervisor:
             return
         if data:
             assert replica.logs is not None
+            if replica.logs.error is not None and self.records.room():
+                replica.logs.resume()
             replica.logs.write(stream, data)
+            self._check_log(replica)
         else:
             self._close_pipe(fd)
+
+    def _check_log(self, r: Replica) -> None:
+        """Record the first failed write of this attempt's log, and why."""
+        assert r.logs is not None
+        if r.logs.error is None or r.log_error is not None:
+            return
+        r.log_error = f"log of attempt {r.attempt} incomplete: {r.logs.error}"
+        where = f"{r.role.plan.name}/{r.plan.replica_id}"
+        self.records.note(f"{where}: {r.log_error}; its output is dropped until there is room")
+        self.dirty = True
 
     def _close_pipe(self, fd: int) -> None:
         replica, _ = self.by_fd.pop(fd)
@@ -220,6 +244,7 @@ class Supervisor:
             self._close_pipe(fd)
         if r.logs is not None:
             r.logs.close()
+            self._check_log(r)
         r.attempt_done = True
         r.finished_at = time.time()
         self.dirty = True
@@ -317,7 +342,7 @@ class Supervisor:
         Before the app ends, or restarts every replica, nothing may be left of
         the replicas: not even a process that left its replica's group.
         """
-        if self.stopping or self.stopper.groups:
+        if self.stopping or self.stopper.groups or self.app_state in TERMINAL:
             return
         ending = self.final is not None or all(r.state == "SUCCEEDED" for r in self.replicas)
         if (ending or len(self.restart) == len(self.replicas)) and not self.stopper.swept():
