@@ -156,11 +156,20 @@ def remove_app(
     # docker stop: SIGTERM, then SIGKILL after the grace period; all at once.
     each(lambda cid: _quietly(client, address, "stop", cid, grace_period), live)
     each(lambda c: _quietly(client, address, "remove", c["Id"], 0), containers)
+    remove_networks(client, address, app_id, session)
+    return len(containers)
+
+
+def remove_networks(client: APIClient, address: str, app_id: str, session: str) -> int:
+    """Remove the app's networks (once its containers are gone); returns how many there were.
+
+    A launch cut short (``kill -9``) may leave a network without containers.
+    """
     with translated(address, f"list networks of {app_id}"):
-        networks: list[dict[str, Any]] = client.networks(filters=filters)
+        networks: list[dict[str, Any]] = client.networks(filters=app_filters(app_id, session))
     for network in networks:
         _quietly(client, address, "remove network", network["Id"], 0)
-    return len(containers)
+    return len(networks)
 
 
 def _quietly(client: APIClient, address: str, what: str, ident: str, grace: int) -> None:

@@ -313,9 +313,16 @@ class DockerScheduler(Scheduler[DockerOptions]):
             raise AppNotFoundError(f"no docker app {app_id!r}", app_id=app_id)
         if self._containers(app_id):
             self._cancel_with_grace(app_id, grace_period)
-        elif not app_dir.path.exists():
+        elif not self._remove_networks(app_id) and not app_dir.path.exists():
             raise AppNotFoundError(f"no docker app {app_id!r}", app_id=app_id)
         app_dir.remove()  # the host file too: nothing is left to look for
+
+    def _remove_networks(self, app_id: str) -> int:
+        """Remove a network left without containers (a launch cut short); how many there were."""
+        from torchrun_core.schedulers.docker_launch import remove_networks
+
+        client, address = self._app_client(app_id)
+        return remove_networks(client, address, app_id, self.session)
 
     def _cancel(self, app_id: str) -> None:
         self._cancel_with_grace(app_id, None)
