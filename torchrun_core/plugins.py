@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,12 @@ from torchrun_core.errors import (
     PluginConflictError,
     PluginError,
     UnknownSchedulerError,
+)
+from torchrun_core.plugin_checks import (
+    PluginWarning,
+    hook_problems,
+    registered_hook_problems,
+    why_missing,
 )
 
 if TYPE_CHECKING:
@@ -53,10 +60,17 @@ class Provided:
         except Exception as err:
             raise PluginError(
                 f"plugin {self.plugin!r} names {self.kind[:-1]} {self.name!r} as "
-                f"{self.target!r}, which cannot be loaded: {type(err).__name__}: {err}",
+                f"{self.target!r}, which cannot be loaded: {_import_failure(err)}",
                 plugin=self.plugin,
             ) from err
         return obj
+
+
+def _import_failure(err: Exception) -> str:
+    """``err`` in one line; a syntax error by its full path (Python's message has the basename)."""
+    if isinstance(err, SyntaxError) and err.filename:
+        return f"{err.filename}:{err.lineno}: syntax error: {err.msg}"
+    return f"{type(err).__name__}: {err}"
 
 
 @dataclass
@@ -66,12 +80,18 @@ class PluginRegistry:
     manager: pluggy.PluginManager
     load_errors: dict[str, str] = field(default_factory=dict)
     blocked: list[str] = field(default_factory=list)
+    # Plugin name -> its torchrun_core_* functions that are never called (plugin_checks).
+    hook_problems: dict[str, list[str]] = field(default_factory=dict)
     _provided: dict[str, dict[str, list[Provided]]] = field(default_factory=dict)
 
     def register(self, plugin: object, name: str | None = None) -> None:
         """Add a plugin object or module in-process (tests, embedding apps), like an entry point."""
-        self.manager.register(plugin, name=name)
+        registered = self.manager.register(plugin, name=name)
         self._provided.clear()  # what is provided changed
+        problems = hook_problems(plugin)
+        if registered is not None and problems:
+            self.hook_problems[registered] = problems
+            _warn_hook_problems({registered: problems})
 
     # -- what is provided ---------------------------------------------------
     def provided(self, kind: str) -> dict[str, list[Provided]]:
@@ -133,9 +153,11 @@ class PluginRegistry:
         provider = self.get("schedulers", name)
         if provider is None:
             known = ", ".join(self.names("schedulers")) or "none"
+            why = why_missing("schedulers", name, self.load_errors, self.blocked, BLOCK_ENV)
             raise UnknownSchedulerError(
-                f"unknown scheduler {name!r}",
-                hint=f"installed schedulers: {known}",
+                f"unknown scheduler {name!r}" + (f": {why}" if why else ""),
+                hint=f"installed schedulers: {known}"
+                + ("; see the plugins with: torchrun-core plugins" if why else ""),
                 scheduler=name,
             )
         factory: Callable[..., Any] = provider.load()
@@ -185,7 +207,15 @@ def load_plugins(group: str = hookspecs.PROJECT) -> PluginRegistry:
                 break
             registry.load_errors[culprit] = f"{type(err).__name__}: {err}"
             manager.set_blocked(culprit)
+    registry.hook_problems = registered_hook_problems(manager)
+    _warn_hook_problems(registry.hook_problems)
     return registry
+
+
+def _warn_hook_problems(problems: dict[str, list[str]]) -> None:
+    for plugin, lines in problems.items():
+        for line in lines:
+            warnings.warn(f"plugin {plugin!r}: {line}", PluginWarning, stacklevel=3)
 
 
 def _first_unloaded_entry_point(manager: pluggy.PluginManager, group: str) -> str | None:
@@ -245,6 +275,7 @@ __all__ = [
     "BLOCK_ENV",
     "KINDS",
     "PluginRegistry",
+    "PluginWarning",
     "Provided",
     "get_registry",
     "load_plugins",

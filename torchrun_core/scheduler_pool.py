@@ -8,7 +8,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from torchrun_core.errors import PluginError
-from torchrun_core.plugins import PluginRegistry
+from torchrun_core.plugins import BLOCK_ENV, PluginRegistry
 from torchrun_core.runner_calls import backend_errors
 from torchrun_core.scheduler import Scheduler
 
@@ -47,14 +47,20 @@ class SchedulerPool:
         return found
 
     def _create(self, name: str, session: str) -> Scheduler[Any]:
-        factory = self._registry().scheduler_factory(name)
+        registry = self._registry()
+        factory = registry.scheduler_factory(name)
         with backend_errors(name, "create"):
             made = factory(session=session, **self._params.get(name, {}))
         if not isinstance(made, Scheduler):
+            provider = registry.get("schedulers", name)
+            plugin = provider.plugin if provider is not None else "?"
             raise PluginError(
-                f"scheduler {name!r} factory returned {type(made).__name__}, not a Scheduler",
-                hint="the plugin is broken; report it to its author",
+                f"scheduler {name!r} of plugin {plugin!r}: its factory returned "
+                f"{type(made).__name__}, not a torchrun_core.scheduler.Scheduler",
+                hint=f"the plugin is broken: report it to its author, or block it with "
+                f"{BLOCK_ENV}={plugin}",
                 scheduler=name,
+                plugin=plugin,
             )
         return made
 

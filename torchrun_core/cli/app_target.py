@@ -47,9 +47,13 @@ def add_target_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument(
         "component_args", nargs=argparse.REMAINDER, metavar="...", help="the component's arguments"
     )
-    # Kept to spot the command's options given after the component (see hint_misplaced).
-    own = sorted({s for action in parser._actions for s in action.option_strings} - {"-h"})
-    parser.set_defaults(target_command=command, target_own_options=own)
+    # Kept to spot the command's options given after the component (see hint_misplaced),
+    # with those taking a value, so that the hint moves the value along. -h/--help after
+    # the component asks for the component's help: never misplaced.
+    actions = [a for a in parser._actions if not {"-h", "--help"} & set(a.option_strings)]
+    own = sorted({s for a in actions for s in a.option_strings})
+    valued = sorted({s for a in actions if a.nargs != 0 for s in a.option_strings})
+    parser.set_defaults(target_command=command, target_own_options=own, target_valued=valued)
 
 
 def parse_cfg(items: list[str]) -> dict[str, str]:
@@ -173,8 +177,7 @@ def target_runner(args: argparse.Namespace) -> Runner:
 
 def hint_misplaced_options(err: InvalidInputError, args: argparse.Namespace) -> None:
     """Point out the command's own options given after the target (they go before it)."""
-    own = set(getattr(args, "target_own_options", ()))
-    misplaced = [a for a in args.component_args if a.split("=")[0] in own]
+    misplaced = _misplaced(args)
     if misplaced:
         command = getattr(args, "target_command", "run")
         what = "app file" if is_app_file(args.component) else "component"
@@ -182,6 +185,20 @@ def hint_misplaced_options(err: InvalidInputError, args: argparse.Namespace) -> 
             f"options of {command} itself go before the {what}: "
             f"torchrun-core {command} {' '.join(misplaced)} {args.component} ..."
         )
+
+
+def _misplaced(args: argparse.Namespace) -> list[str]:
+    """The command's own options among the component's arguments, each with its value."""
+    own = set(getattr(args, "target_own_options", ()))
+    valued = set(getattr(args, "target_valued", ()))
+    words, found = list(args.component_args), []
+    for i, word in enumerate(words):
+        if word.split("=")[0] not in own:
+            continue
+        found.append(word)
+        if word in valued and i + 1 < len(words):  # "-s acme": the value is the next word
+            found.append(words[i + 1])
+    return found
 
 
 def print_component_help(help_request: ComponentHelpRequested) -> int:

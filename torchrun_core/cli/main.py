@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 from torchrun_core.cli import gc_policy
 from torchrun_core.cli.commands import COMMANDS
@@ -18,9 +19,9 @@ from torchrun_core.cli.error_printer import report
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from types import ModuleType
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
 DEBUG_ENV = "TORCHRUN_CORE_DEBUG"
 
@@ -98,13 +99,30 @@ def _run(argv: Sequence[str], flags: dict[str, bool]) -> int:
     return code
 
 
+def _one_line_warnings(show: Callable[..., None]) -> Callable[..., None]:
+    """``show`` (warnings.showwarning), except torchrun_core's own warnings: one ``warning:`` line,
+    like its errors."""
+
+    def show_warning(
+        message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any
+    ) -> None:
+        if category.__module__.startswith("torchrun_core."):
+            sys.stderr.write(f"warning: {message}\n")
+        else:
+            show(message, category, *args, **kwargs)
+
+    return show_warning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``torchrun-core`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     flags = {"debug": os.environ.get(DEBUG_ENV, "") not in ("", "0")}
     try:
         try:
-            code = _run(argv, flags)
+            with warnings.catch_warnings():  # restores showwarning for in-process callers
+                warnings.showwarning = _one_line_warnings(warnings.showwarning)
+                code = _run(argv, flags)
         except SystemExit as exit_:  # argparse's --help, --version and usage errors
             code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
         sys.stdout.flush()  # here, so that a closed pipe is reported like any other error

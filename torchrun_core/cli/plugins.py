@@ -1,5 +1,6 @@
 """Show the loaded plugins and what each provides, plugins that failed to load and
-why, blocked plugins, and names that two plugins both provide."""
+why, blocked plugins, hook functions that are never called (a misspelled hook
+name, a missing @hookimpl), and names that two plugins both provide."""
 
 from __future__ import annotations
 
@@ -47,6 +48,11 @@ def plugin_report(registry: PluginRegistry) -> dict[str, Any]:
         # Read after provided(): a plugin whose hook raises is recorded there.
         "load_errors": [{"name": n, "reason": r} for n, r in sorted(registry.load_errors.items())],
         "blocked": list(registry.blocked),
+        "hook_problems": [
+            {"name": n, "problem": line}
+            for n, lines in sorted(registry.hook_problems.items())
+            for line in lines
+        ],
         "conflicts": [
             {"kind": kind, "name": name, "plugins": plugins}
             for kind, name, plugins in registry.conflicts()
@@ -87,6 +93,9 @@ def format_report(report: dict[str, Any]) -> str:
         out += [f"  {e['name']}: {e['reason']}" for e in report["load_errors"]]
     if report["blocked"]:
         out += ["", f"blocked: {', '.join(report['blocked'])}"]
+    if report["hook_problems"]:
+        out += ["", "never called (check the hook names and @hookimpl):"]
+        out += [f"  {p['name']}: {p['problem']}" for p in report["hook_problems"]]
     if report["overrides"]:
         out += ["", "overrides (a third-party plugin's component replaces the builtin):"]
         for o in report["overrides"]:
