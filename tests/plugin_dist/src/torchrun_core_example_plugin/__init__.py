@@ -1,4 +1,4 @@
-"""An example torchrun_core plugin: one scheduler, one component, one named resource.
+"""An example torchrun_core plugin: a scheduler, a component, a named resource, a tracker.
 
 This module is what the entry point names, so torchrun_core imports it during
 plugin discovery. It stays light: every value is a ``"module:attr"`` string,
@@ -23,3 +23,8 @@ def torchrun_core_components() -> dict[str, str]:
 @hookimpl
 def torchrun_core_named_resources() -> dict[str, str]:
     return {"example.small": "torchrun_core_example_plugin.components:small"}
+
+
+@hookimpl
+def torchrun_core_trackers() -> dict[str, str]:
+    return {"example": "torchrun_core_example_plugin.tracker:create_tracker"}
