@@ -13,6 +13,7 @@ never breaks the job.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ class ExampleTracker:
 
     def start(self, run: RunContext) -> None:
         self._run = run
-        self._add("start", 0.0, parent=run.parent_run_id)
+        self._add("start", time.time(), parent=run.parent_run_id)  # start() gets no timestamp
 
     def log_params(self, params: Mapping[str, Any], timestamp: float) -> None:
         self._add("params", timestamp, params=dict(params))
