@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import ast
 import functools
-import inspect
 import os
 import re
 import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from torchrun_core.components import torchrun_tee
 from torchrun_core.specs.app import AppDef, Role
@@ -155,7 +154,7 @@ def tee_program() -> str:
     :mod:`~torchrun_core.components.torchrun_tee`'s source, without its
     docstrings and comments, which a dry run would otherwise print in full.
     """
-    tree = ast.parse(inspect.getsource(torchrun_tee))
+    tree = ast.parse(Path(torchrun_tee.__file__).read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and _is_docstring(body[0]):

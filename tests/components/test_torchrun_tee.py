@@ -62,3 +62,19 @@ def test_the_filter_drops_lines(tmp_path: Path) -> None:
     out = io.StringIO()
     tail_logfile("", str(path), out, GrowingFile(path, []), 0, lambda line: "keep" in line)
     assert out.getvalue() == "keep\n"
+
+
+def test_the_program_replicas_run_is_this_module_without_docstrings(tmp_path: Path) -> None:
+    from torchrun_core.components.dist import tee_program
+
+    program = tee_program()
+    assert '"""' not in program and "#" not in program.replace("${rank}", "")
+    namespace: dict[str, object] = {"__name__": "not_main"}  # define, do not run torchrun
+    exec(compile(program, "<torchrun_tee>", "exec"), namespace)
+    path = tmp_path / "stdout.log"
+    path.write_text("half")
+    out = io.StringIO()
+    tail = namespace["tail_logfile"]
+    assert callable(tail)
+    tail("[rank0]:", str(path), out, GrowingFile(path, [" line\n"]), 0, lambda _: True)
+    assert out.getvalue() == "[rank0]:half line\n"
