@@ -23,6 +23,8 @@ from torchrun_core.config import clear_cache, load_config
 from torchrun_core.runner import Runner
 from torchrun_core.specs.app import AppDef, Role
 from torchrun_core.specs.handle import parse_handle
+from torchrun_core.specs.mounts import BindMount
+from torchrun_core.specs.resource import Resource
 
 UNKNOWN = "local://default/never-submitted-1"
 LONG_ID = f"local://default/{'a' * 300}"
@@ -228,6 +230,18 @@ CASES = [
         ),
         errors.SpecError,
         "roles[0].env.API_KEY",
+    ),
+    ApiCase(
+        "resource-bad-quantity",
+        lambda r, d: Resource(memory_mb="lots"),
+        errors.SpecError,
+        "memory_mb",
+    ),
+    ApiCase(
+        "mount-bad-field",
+        lambda r, d: BindMount(src_path=SECRET, dst_path=""),
+        errors.SpecError,
+        "dst_path",
     ),
     ApiCase(
         "role-bad-name-and-secret",

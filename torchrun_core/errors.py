@@ -4,7 +4,7 @@ The tree::
 
     TorchrunCoreError                 exit 1 unless a branch says otherwise
     ├── InvalidInputError             exit 2: the caller asked for something wrong
-    │   ├── SpecError                 an AppDef/Role failed validation (also a ValueError)
+    │   ├── SpecError                 an AppDef/Role/Resource/mount failed validation
     │   ├── MalformedHandleError      a string is not ``scheduler://session/app_id``
     │   ├── InvalidOptionError        a scheduler option is unknown or has a bad value
     │   ├── UnknownSchedulerError     no plugin provides that scheduler

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
+
+from torchrun_core.specs.spec_base import SpecModel
 
 
-class _Mount(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Mount(SpecModel):
+    """Frozen and strict like every spec; invalid input raises SpecError."""
 
     @model_serializer(mode="wrap")
     def _keep_type(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

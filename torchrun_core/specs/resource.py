@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from torchrun_core.specs.quantity import CPU_PATTERN, MEMORY_PATTERN, parse_cpu, parse_memory_mb
+from torchrun_core.specs.spec_base import SpecModel
 
 
 def _number_or_quantity(pattern: str) -> WithJsonSchema:
@@ -20,15 +21,13 @@ Cpu = Annotated[float, BeforeValidator(parse_cpu), _number_or_quantity(CPU_PATTE
 MemoryMB = Annotated[int, BeforeValidator(parse_memory_mb), _number_or_quantity(MEMORY_PATTERN)]
 
 
-class Resource(BaseModel):
+class Resource(SpecModel):
     """What one replica needs.
 
     ``cpu`` takes cores or a Kubernetes quantity (``"500m"``); ``memory_mb``
     takes MiB or a quantity (``"512Mi"``, ``"4Gi"``). A zero means "no
     request": the scheduler applies no limit.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     cpu: Cpu = Field(default=0.0, description="cores, or a quantity like '500m'")
     memory_mb: MemoryMB = Field(default=0, description="MiB, or a quantity like '4Gi'")
