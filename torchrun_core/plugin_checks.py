@@ -10,7 +10,6 @@ might provide it failed to load or is blocked.
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING
 
 from torchrun_core import hookspecs
@@ -42,6 +41,8 @@ def hook_problems(plugin: object) -> list[str]:
         if not callable(value):
             continue
         if attr not in known:
+            import difflib  # only for a broken plugin: discovery stays cheap
+
             close = difflib.get_close_matches(attr, known, n=1)
             guess = f" (did you mean {close[0]}?)" if close else ""
             problems.append(f"unknown hook {attr}{guess}: it is never called")
