@@ -56,8 +56,23 @@ def _stat(pid: str) -> tuple[int, int, int, bool] | None:
     return int(fields[1]), int(fields[2]), int(fields[19]), fields[0] in (b"Z", b"X")
 
 
+def has_children() -> bool:
+    """Whether this process has a child, live or zombie (one syscall, no /proc scan).
+
+    Once every replica has exited, anything left below a subreaper is its
+    child: whatever outlived its parent was re-parented to it.
+    """
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
+
+
 def descendants(root: int) -> list[Proc]:
     """Every live (not zombie) process below ``root`` in the process tree."""
+    if root == os.getpid() and not has_children():
+        return []  # the common end of an app: no need to read all of /proc
     children: dict[int, list[tuple[int, int, int, bool]]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():

@@ -26,9 +26,6 @@ from torchrun_core.schedulers.local_state import (
     write_state,
 )
 
-# The reserve: room for several state files, which grow with the replicas.
-_RESERVE_BASE = 64 << 10
-_RESERVE_PER_REPLICA = 1 << 10
 # How often to try to set the reserve aside again once it was used.
 _RETAKE_S = 1.0
 # How long to wait before trying again to write a state that could not be.
@@ -41,10 +38,9 @@ _NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
 class AppRecords:
     """The supervisor's writes to its app dir, surviving a full disk."""
 
-    def __init__(self, app_dir: str, num_replicas: int) -> None:
+    def __init__(self, app_dir: str) -> None:
         self.app_dir = app_dir
-        size = _RESERVE_BASE + _RESERVE_PER_REPLICA * num_replicas
-        self.reserve = SpaceReserve(app_dir, size)
+        self.reserve = SpaceReserve(app_dir)
         self.pending: list[str] = []  # notes for supervisor.log not written yet
         self.write_error: str | None = None  # why the last state write failed
         self._next_take = 0.0
@@ -82,11 +78,13 @@ class AppRecords:
         Logs that failed resume only then: they would otherwise take the room
         that the app's final state needs.
         """
+        if self.reserve.held:  # one stat
+            return True
         now = time.monotonic()
-        if not self.reserve.held and now >= self._next_take:
-            self._next_take = now + _RETAKE_S
-            self.reserve.take()
-        return self.reserve.held
+        if now < self._next_take:
+            return False
+        self._next_take = now + _RETAKE_S
+        return self.reserve.take()
 
     def note(self, text: str) -> None:
         """Add a line to supervisor.log, now or once there is room."""
@@ -104,6 +102,5 @@ class AppRecords:
             self.pending.pop(0)
 
     def close(self) -> None:
-        """The app has ended: give the reserve back (its state is written for good)."""
-        self.reserve.release()
+        """The app has ended: a last try at the notes not written yet."""
         self._flush()

@@ -5,7 +5,9 @@ Layout of an app dir (``<state_dir>/local/<session>/<app_id>/``)::
     state.json       app + replica states; replaced atomically, ``version`` counts writes
     plan.json        the dry-run plan, secrets redacted (for people, not code)
     supervisor.log   why the supervisor failed, or what it could not do (a log write), if any
-    state.reserve    disk space the supervisor gives up to write state.json on a full disk
+
+and the session dir holds ``.reserve``: disk space that a supervisor gives
+up to write a state on a full disk (see :class:`SpaceReserve`).
     logs/            the replicas' logs, unless the ``log_dir`` option put them elsewhere
 
 The supervisor holds an exclusive flock on the app dir itself for its whole
@@ -33,7 +35,9 @@ if TYPE_CHECKING:
 PLAN_FILE = "plan.json"
 STATE_FILE = "state.json"
 SUPERVISOR_LOG = "supervisor.log"
-RESERVE_FILE = "state.reserve"
+RESERVE_FILE = ".reserve"  # in the session dir, see SpaceReserve
+# Room for many state writes, even of an app with thousands of replicas.
+RESERVE_SIZE = 1 << 20
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 SUPERVISOR_DIED = "supervisor died"
@@ -63,40 +67,49 @@ def write_json_atomic(path: str, data: dict[str, Any]) -> None:
 
 
 class SpaceReserve:
-    """Disk space set aside in the app dir, given up to record the app's state on a full disk.
+    """Disk space set aside for a session's apps, given up to record a state on a full disk.
 
-    Without it, a replica (or anything else) filling the disk would leave the
-    state as it was, and the app could never be recorded as ended.
+    Without it, a replica (or anything else) filling the disk would leave an
+    app's state as it was, and the app could never be recorded as ended.
+    One file per session dir (``.reserve``), shared by its supervisors: a
+    file per app would cost every submission a file creation.
     """
 
-    def __init__(self, app_dir: str, size: int = 0) -> None:
-        self.path = os.path.join(app_dir, RESERVE_FILE)
-        self.size = size
-        self.held = os.path.exists(self.path)
+    def __init__(self, app_dir: str) -> None:
+        self.path = os.path.join(os.path.dirname(app_dir), RESERVE_FILE)
+
+    @property
+    def held(self) -> bool:
+        return os.path.exists(self.path)
 
     def take(self) -> bool:
         """Set the space aside, unless it is already; False when the disk has no room for it."""
         if self.held:
             return True
+        # Made whole under a temporary name: no reader sees it half allocated.
+        tmp = f"{self.path}.{os.getpid()}.tmp"
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         except OSError:
             return False
         try:
-            os.posix_fallocate(fd, 0, self.size)
-            self.held = True
+            os.posix_fallocate(fd, 0, RESERVE_SIZE)
+            os.replace(tmp, self.path)
         except OSError:
-            os.unlink(self.path)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            return False
         finally:
             os.close(fd)
-        return self.held
+        return True
 
     def release(self) -> bool:
         """Give the space back; False when none was held."""
-        held, self.held = self.held, False
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(self.path)
-        return held
+        except FileNotFoundError:
+            return False
+        return True
 
 
 def write_state(app_dir: str, state: dict[str, Any], reserve: SpaceReserve) -> None:
@@ -293,7 +306,5 @@ def _end_without_supervisor(
         finished_at=now,
         version=state["version"] + 1,
     )
-    reserve = SpaceReserve(app_dir)  # the dead supervisor's, if it left one
-    write_state(app_dir, state, reserve)
-    reserve.release()  # the app has ended: nothing more to write
+    write_state(app_dir, state, SpaceReserve(app_dir))
     return state

@@ -94,8 +94,8 @@ class Stopper:
 
     def swept(self) -> bool:
         """Whether no descendant is left, sweeping them first if need be."""
-        self.start_sweep()
-        assert self.sweep is not None
+        if self.sweep is None:
+            self.sweep = DescendantSweep(os.getpid(), time.time() + self.grace_period)
         if not self.sweep.step(time.time(), set(self.groups)):
             return False
         self.sweep = None

@@ -62,7 +62,7 @@ class Supervisor:
         self.stopping: set[Replica] = set()  # sent SIGTERM, not yet reaped
         self.restart: set[Replica] = set()  # to start again once nothing is stopping
         self.stopper = Stopper(plan.grace_period)
-        self.records = AppRecords(plan.app_dir, len(self.replicas))
+        self.records = AppRecords(plan.app_dir)
         self.final: str | None = None  # FAILED or CANCELLED once decided
         self.app_state = "SUBMITTED"
         self.message = ""

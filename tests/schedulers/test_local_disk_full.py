@@ -41,11 +41,11 @@ while not os.path.exists(os.path.join(sys.argv[1], "stop")):
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs, unmounted afterwards."""
+    """A 4 MiB tmpfs, unmounted afterwards."""
     mount = tmp_path / "fs"
     mount.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
         capture_output=True,
         text=True,
     )
