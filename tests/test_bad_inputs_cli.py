@@ -41,9 +41,10 @@ class Case:
     fragment: str
     code: int = 2
     with_config: bool = False  # write the bad .torchrun_core.toml into the cwd
+    corrupt_store: bool = False  # the run store is not a database (exit 1: nothing runs)
 
 
-def case(id: str, argv: str | tuple[str, ...], fragment: str, **kw: bool) -> Case:
+def case(id: str, argv: str | tuple[str, ...], fragment: str, **kw: bool | int) -> Case:
     return Case(id, tuple(argv.split()) if isinstance(argv, str) else argv, fragment, **kw)
 
 
@@ -130,6 +131,16 @@ CASES = [
     # config files
     case("config-bad-key", "run --dryrun utils.echo", "no_such_setting", with_config=True),
     case("config-bad-key-show", "config show", "no_such_setting", with_config=True),
+    # a run store that cannot record a run: nothing is launched (docs/errors.md)
+    *(
+        case(f"corrupt-store-{id}", argv, fragment, code=1, corrupt_store=True)
+        for id, argv, fragment in (
+            ("run", "run utils.echo", "echo was not launched: its run could not be recorded"),
+            ("run-app-file", "run ok.yaml", "app was not launched: its run could not be recorded"),
+            ("status", f"status {UNKNOWN}", "file is not a database"),
+            ("delete", f"delete {UNKNOWN}", "file is not a database"),
+        )
+    ),
 ]
 
 
@@ -175,6 +186,9 @@ def test_bad_input_gives_one_error_line_with_a_hint(bad: Case, tmp_path: Path) -
     work = write_files(tmp_path / "work")
     if bad.with_config:
         write_files(work, {".torchrun_core.toml": FILES[".torchrun_core.toml"]})
+    if bad.corrupt_store:
+        (tmp_path / "state").mkdir(exist_ok=True)
+        (tmp_path / "state" / "runs.sqlite").write_bytes(b"not a database, " * 512)
     proc = run_case(work, bad.argv)
     assert proc.returncode == bad.code, proc.stderr
     check_error_output(proc, bad.fragment)
