@@ -13,18 +13,17 @@ from __future__ import annotations
 import os
 import select
 import shutil
-import signal
 import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from torchrun_core.scheduler import Watcher
+from torchrun_core.schedulers.local_descendants import Proc, kill_tree
 from torchrun_core.schedulers.local_state import (
     TERMINAL,
     dead_supervisor_lock,
     kill_group,
-    proc_start_time,
     read_state,
     settle_state,
     socket_address,
@@ -102,7 +101,7 @@ def request_cancel(app_dir: str, timeout: float, grace_period: float | None = No
 
 
 def force_cancel(app_dir: str) -> None:
-    """Cancel without the supervisor's help: kill it and every replica group.
+    """Cancel without the supervisor's help: kill it, all below it, and every replica group.
 
     For a supervisor that does not answer; the app ends CANCELLED.
     """
@@ -111,8 +110,9 @@ def force_cancel(app_dir: str) -> None:
         return
     sup = state.get("supervisor") or {}
     pid, start = sup.get("pid"), sup.get("start")
-    if pid and start is not None and proc_start_time(pid) == start:
-        os.kill(pid, signal.SIGKILL)
+    if pid and start is not None:
+        # With everything below it: the daemons it adopted would go to init.
+        kill_tree(Proc(pid, start, pid))
     for role in state["roles"]:
         for rep in role["replicas"]:
             kill_group(rep["pid"], rep["pid_start"])

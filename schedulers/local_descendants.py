@@ -26,6 +26,9 @@ _PR_SET_CHILD_SUBREAPER = 36
 # How long SIGKILLed descendants may take to vanish before we stop waiting
 # (a process in uninterruptible sleep dies only when its I/O returns).
 KILL_WAIT_S = 2.0
+# Rounds of reading the tree and stopping what is new, before killing it all:
+# each round stops every process found, so only a fork racing the read adds one.
+_MAX_FREEZE_ROUNDS = 10
 
 
 def become_subreaper() -> str | None:
@@ -108,6 +111,27 @@ def signal_process(proc: Proc, sig: int) -> None:
                 signal.pidfd_send_signal(fd, sig)
     finally:
         os.close(fd)
+
+
+def kill_tree(root: Proc) -> None:
+    """SIGKILL ``root`` (another process) and every process below it.
+
+    All are stopped (SIGSTOP) first, the root first: a stopped process forks
+    nothing, and what is orphaned meanwhile is re-parented to the stopped
+    root (a subreaper), so the tree read from /proc is whole.
+    """
+    signal_process(root, signal.SIGSTOP)
+    stopped: set[Proc] = set()
+    for _ in range(_MAX_FREEZE_ROUNDS):
+        fresh = [p for p in descendants(root.pid) if p not in stopped]
+        if not fresh:
+            break
+        for proc in fresh:
+            signal_process(proc, signal.SIGSTOP)
+        stopped.update(fresh)
+    for proc in stopped:
+        signal_process(proc, signal.SIGKILL)
+    signal_process(root, signal.SIGKILL)
 
 
 @dataclass

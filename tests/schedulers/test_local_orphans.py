@@ -8,9 +8,14 @@ child subreaper the orphan is re-parented to, can find and kill it.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
 import textwrap
 from typing import Any
 
+import pytest
 from local_apps import app_of, process_gone, py_role, wait_for, wait_until
 
 from torchrun_core.errors import InvalidInputError
@@ -94,3 +99,24 @@ def test_an_application_retry_kills_the_first_attempts_daemon(sched: LocalSchedu
     assert not process_gone(second)
     sched.cancel(app_id)
     assert process_gone(second)
+
+
+@pytest.mark.slow  # cancel first waits for the frozen supervisor to answer (5 s)
+def test_a_cancel_that_must_kill_the_supervisor_kills_its_daemons_too(
+    sched: LocalScheduler,
+) -> None:
+    app_id = sched.schedule(sched.dryrun(daemon_app("wait"), {"grace_period": 0}))
+    daemon, replica = started(sched, app_id)
+    state = json.loads((sched.session_dir / app_id / "state.json").read_text())
+    supervisor = state["supervisor"]["pid"]
+    os.kill(supervisor, signal.SIGSTOP)  # alive, but never answers
+    try:
+        sched.cancel(app_id, grace_period=0)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # killed: as it should be
+            os.kill(supervisor, signal.SIGCONT)
+    assert sched.describe(app_id).state is AppState.CANCELLED  # type: ignore[union-attr]
+    # The daemon was the stopped supervisor's child: killed with it, not left to init.
+    wait_until(lambda: process_gone(supervisor), what="the supervisor to be gone")
+    assert process_gone(replica)
+    assert process_gone(daemon)
