@@ -43,10 +43,19 @@ class AppDir:
         return self.path / name
 
     def write(self, name: str, text: str) -> None:
+        """Replace file ``name`` whole.
+
+        Raises:
+            OSError: it could not be (a full disk, say); no temporary file is left.
+        """
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = self._file(f".{name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, self._file(name))
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, self._file(name))
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def read(self, name: str) -> str | None:
         try:

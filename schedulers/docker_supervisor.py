@@ -120,7 +120,10 @@ class Supervisor:
         The file comes first: the removals make the events that wake the
         app's watchers (a failed start makes none), who must then read FAILED.
         """
-        self.app_dir.write(FAILED_FILE, reason)
+        try:
+            self.app_dir.write(FAILED_FILE, reason)
+        except OSError as err:  # still FAILED: its failed replica, with no supervisor left
+            self._log(f"cannot record the failure: {err}")
         self._log(reason)
         filters = app_filters(self.plan.app_id, self.plan.session)
         with contextlib.suppress(TorchrunCoreError), translated(self.address, "list containers"):
@@ -166,8 +169,10 @@ class Supervisor:
 
     def _log(self, message: str) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        sys.stderr.write(f"{stamp} {self.plan.app_id}: {message}\n")
-        sys.stderr.flush()
+        # supervisor.log is for people: a full disk must not stop the retries.
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"{stamp} {self.plan.app_id}: {message}\n")
+            sys.stderr.flush()
 
 
 def main(argv: list[str]) -> int:
