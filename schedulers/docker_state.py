@@ -159,7 +159,16 @@ def app_view(
         view.state, view.message = AppState.FAILED, failure
     elif view.failed:
         _failed_state(view, supervised)
-    elif (stuck := _never_started(replicas)) is not None and not supervised():
+    else:
+        _unfailed_state(view, replicas, supervised)
+    return view
+
+
+def _unfailed_state(
+    view: AppView, replicas: list[ReplicaView], supervised: Callable[[], bool]
+) -> None:
+    """The state of an app none of whose current containers failed."""
+    if (stuck := _never_started(replicas)) is not None and not supervised():
         # Only a supervisor's retry creates a later attempt, and it starts it at
         # once: without the supervisor, nothing ever will.
         view.state = AppState.FAILED
@@ -178,7 +187,6 @@ def app_view(
         view.state, view.message = AppState.CANCELLED, "its containers are being removed"
     else:
         view.state = AppState.PENDING
-    return view
 
 
 def _failed_state(view: AppView, supervised: Callable[[], bool]) -> None:
