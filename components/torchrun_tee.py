@@ -68,8 +68,9 @@ def tail_logfile(
                 if not line:
                     return
                 line += "\n"
-            # Like torchrun's: a tailer is always given a filter, and writes what it accepts.
-            if log_line_filter and log_line_filter(line):
+            # torch 2.13's tailer is given a filter and writes what it accepts; older
+            # torch passes none and writes every line.
+            if log_line_filter is None or log_line_filter(line):
                 with _WRITE_LOCK:  # every tailer of this node writes to the same streams
                     dst.write(header + line)
                     dst.flush()

@@ -64,6 +64,15 @@ def test_the_filter_drops_lines(tmp_path: Path) -> None:
     assert out.getvalue() == "keep\n"
 
 
+def test_without_a_filter_every_line_is_written(tmp_path: Path) -> None:
+    # Older torch calls its tailer without log_line_filter.
+    path = tmp_path / "stdout.log"
+    path.write_text("a\nb\n")
+    out = io.StringIO()
+    tail_logfile("", str(path), out, GrowingFile(path, []), 0)
+    assert out.getvalue() == "a\nb\n"
+
+
 def test_the_program_replicas_run_is_this_module_without_docstrings(tmp_path: Path) -> None:
     from torchrun_core.components.dist import tee_program
 
