@@ -79,8 +79,12 @@ def tail_logfile(
 
 def main(argv: list[str]) -> None:
     """Run torchrun with ``argv`` (its options and the target), whole rank-prefixed lines."""
-    tail_log = importlib.import_module("torch.distributed.elastic.multiprocessing.tail_log")
-    tail_log.tail_logfile = tail_logfile  # type: ignore[attr-defined]
+    try:
+        tail_log = importlib.import_module("torch.distributed.elastic.multiprocessing.tail_log")
+    except ImportError:  # a torch without it still runs the job, with its own tailing
+        pass
+    else:
+        tail_log.tail_logfile = tail_logfile  # type: ignore[attr-defined]
     os.environ.setdefault("TORCHELASTIC_LOG_LINE_PREFIX_TEMPLATE", PREFIX_TEMPLATE)
     log_dir = tempfile.mkdtemp(prefix="torchrun-tee-")
     sys.argv = ["torchrun", "--tee", "3", "--log-dir", log_dir, *argv]
