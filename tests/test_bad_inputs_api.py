@@ -296,6 +296,12 @@ CASES = [
         "unknown app state 'BOGUS'",
     ),
     ApiCase(
+        "nan-wait-timeout",
+        lambda r, d: r.wait(UNKNOWN, timeout=float("nan")),
+        errors.InvalidInputError,
+        "timeout must be",
+    ),
+    ApiCase(
         "huge-events-after",
         lambda r, d: r.events(UNKNOWN, after=10**30),
         errors.InvalidInputError,

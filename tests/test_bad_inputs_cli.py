@@ -121,6 +121,9 @@ CASES = [
     case("huge-cursor-rowid", ("list", "--cursor", cursor([1.0, int(HUGE)])), "invalid cursor"),
     case("huge-cursor-time", ("list", "--cursor", cursor([int(HUGE), 5])), "invalid cursor"),
     case("unknown-list-state", "list --state BOGUS", "unknown app state 'BOGUS'"),
+    case("nan-wait-timeout", f"wait --timeout nan {UNKNOWN}", "timeout must be"),
+    case("negative-wait-timeout", f"wait --timeout -1 {UNKNOWN}", "timeout must be"),
+    case("nan-events-timeout", f"events -f --timeout nan {UNKNOWN}", "timeout must be"),
     case("infinite-list-since", "list --since 1e400", "cannot read time '1e400'"),
     # an app id longer than a file name: not found, never "File name too long"
     *(

@@ -31,3 +31,21 @@ def check_store_int(value: int, what: str, hint: str) -> None:
 
     if not 0 <= value <= MAX_STORE_INT:
         raise InvalidInputError(f"{what} must be 0 to {MAX_STORE_INT}, not {value}", hint=hint)
+
+
+def check_timeout(timeout: float | None) -> float | None:
+    """A wait's ``timeout`` in seconds: None or infinity mean none; NaN or negative are refused.
+
+    Without this check a NaN deadline never passes (every comparison is
+    false), so ``wait --timeout nan`` waited for ever.
+    """
+    from torchrun_core.errors import InvalidInputError
+
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise InvalidInputError(
+            f"timeout must be a number of seconds, 0 or more, not {timeout!r}",
+            hint="give seconds, e.g. 30 or 0.5; leave the timeout out to wait until the end",
+        )
+    return None if timeout == float("inf") else timeout

@@ -21,7 +21,7 @@ from torchrun_core.errors import (
     UnexpectedStateError,
     UnknownSchedulerError,
 )
-from torchrun_core.limits import MAX_GRACE_PERIOD_S
+from torchrun_core.limits import MAX_GRACE_PERIOD_S, check_timeout
 from torchrun_core.outage import OutageBackoff
 from torchrun_core.runner_base import RunnerBase
 from torchrun_core.runner_calls import backend_errors, wait_timeout
@@ -80,6 +80,8 @@ class RunnerControl(RunnerBase):
                 awaited); it carries ``handle``, ``state`` (the one it ended
                 in), ``target`` and ``status``.
             WaitTimeoutError: ``timeout`` seconds passed first.
+            InvalidInputError: an unknown ``state``, or a NaN or negative
+                ``timeout`` (infinity is no timeout).
             AppNotFoundError: the scheduler does not know the app.
             SchedulerUnavailableError: the engine did not answer for
                 ``OUTAGE_LIMIT_S`` seconds, or until ``timeout``.
@@ -88,6 +90,7 @@ class RunnerControl(RunnerBase):
             parsed, sched = self._target(call, handle)
             # parse, not AppState(): an unknown name is bad input, not a raw ValueError
             target = None if state is None else AppState.parse(str(state))
+            timeout = check_timeout(timeout)
             deadline = None if timeout is None else time.monotonic() + timeout
             outage = OutageBackoff()
             if self._sync.launching(parsed) is not None:  # before a watcher takes its app id

@@ -66,8 +66,10 @@ def execute(args: argparse.Namespace) -> int:
 def _follow(runner: Runner, args: argparse.Namespace) -> int:
     """Print events as they are recorded until the app is terminal; one JSON object a line."""
     from torchrun_core.errors import WaitTimeoutError
+    from torchrun_core.limits import check_timeout
 
-    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    timeout = check_timeout(args.timeout)  # a NaN deadline would never pass
+    deadline = None if timeout is None else time.monotonic() + timeout
     last, header = args.after, not args.json
     while True:
         state = runner.status(args.handle).state  # asks the scheduler; records any change
