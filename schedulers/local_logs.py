@@ -30,7 +30,7 @@ INDEX_RESOLUTION_S = 0.001
 # with \r) cannot grow the supervisor's memory forever. The .stdout/.stderr
 # logs keep it whole, byte for byte (docs/schedulers/local.md, "Logs").
 MAX_PARTIAL_LINE = 4 << 20
-CUT_MARK = b" [torchrun_core: line over 4 MiB cut here; it goes on in the next line]\n"
+CUT_MARK = b" [torchrun-core: line over 4 MiB cut here; it goes on in the next line]\n"
 
 # Readable too: after a failed write, the last byte tells whether a line was cut.
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
