@@ -128,7 +128,7 @@ def bench_outage(runner: Runner, repeat: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG", TEST_KUBECONFIG))
+    parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG") or TEST_KUBECONFIG)
     args = parser.parse_args()
     if not Path(args.kubeconfig).exists():
         print(f"kubernetes field figures skipped: no kubeconfig at {args.kubeconfig}")

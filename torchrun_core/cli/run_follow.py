@@ -4,8 +4,9 @@ The end is what ``Runner.wait`` decides, not the log followers: when a
 replica fails, the scheduler stops its siblings on the way (Kubernetes
 deletes their Jobs), and a follower of a sibling being stopped may go on for
 that sibling's whole grace period. So, once ``wait`` returns, the followers
-get :data:`DRAIN_S` seconds to reach the end of their replica's output; any
-that has not (or that failed, say at an API server restart) is stopped, and
+of replicas that ended (not those being stopped) get :data:`DRAIN_S` seconds
+to reach the end of their output; any follower still going then (or that
+failed, say at an API server restart) is stopped, and
 the rest of its replica's output is read once without following, skipping
 the lines already printed. Every line written up to the end is printed
 whole, once.
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from torchrun_core.cli import gc_policy
 from torchrun_core.errors import TorchrunCoreError
+from torchrun_core.specs.state import AppState
 
 if TYPE_CHECKING:
     from torchrun_core.cli.log_stream import ReplicaRef
@@ -49,6 +51,7 @@ class _Pending:
         self._running = followers
         self._stopped = False
         self.counts = [0] * followers
+        self.ended = [False] * followers
         self.finished = [False] * followers  # read to the end, without an error
 
     def put(self, i: int, line: str) -> bool:
@@ -67,6 +70,7 @@ class _Pending:
     def finish(self, i: int, ok: bool) -> None:
         with self._lock:
             self._running -= 1
+            self.ended[i] = True
             self.finished[i] = ok
             self._changed.notify_all()
 
@@ -79,11 +83,14 @@ class _Pending:
             self._changed.notify_all()
             return lines, not self._running or self._stopped
 
-    def settle(self, timeout: float) -> None:
-        """Block until every follower ended, or ``timeout`` seconds passed."""
+    def settle(self, followers: Sequence[int], timeout: float) -> None:
+        """Block until these followers ended, or ``timeout`` seconds passed."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while self._running and (left := deadline - time.monotonic()) > 0:
+            while (
+                not all(self.ended[i] for i in followers)
+                and (left := deadline - time.monotonic()) > 0
+            ):
                 self._changed.wait(left)
 
     def stop(self) -> None:
@@ -146,23 +153,44 @@ def wait_printing(runner: Runner, handle: str, replicas: Sequence[ReplicaRef]) -
         pending.stop()
         writer.join()
         raise
-    pending.settle(DRAIN_S)
+    # A replica being stopped (a failed one's sibling) is not waited for at all.
+    stopped = [_being_stopped(status, ref) for ref in replicas]
+    pending.settle([i for i, s in enumerate(stopped) if not s], DRAIN_S)
     pending.stop()
     writer.join()
     for i, ref in enumerate(replicas):
         if not pending.finished[i]:
-            _catch_up(runner, handle, ref, prefixes[i], pending.counts[i])
+            _catch_up(runner, handle, ref, prefixes[i], pending.counts[i], quiet=stopped[i])
     sys.stdout.flush()
     return status
 
 
-def _catch_up(runner: Runner, handle: str, ref: ReplicaRef, prefix: str, printed: int) -> None:
-    """Print replica ``ref``'s lines after its first ``printed`` ones, read once."""
+def _being_stopped(status: AppStatus, ref: ReplicaRef) -> bool:
+    """Whether the app ended with ``ref`` CANCELLED: its follower may go on for a while."""
+    return any(
+        r.state is AppState.CANCELLED
+        for role in status.roles
+        if role.role == ref.role
+        for r in role.replicas
+        if r.id == ref.replica
+    )
+
+
+def _catch_up(
+    runner: Runner, handle: str, ref: ReplicaRef, prefix: str, printed: int, quiet: bool
+) -> None:
+    """Print replica ``ref``'s lines after its first ``printed`` ones, read once.
+
+    ``quiet``: the replica is being stopped, and may be gone already (a pod
+    deleted with its Job): then there is nothing to say.
+    """
     try:
         for n, line in enumerate(runner.log_lines(handle, ref.role, ref.replica)):
             if n >= printed:
                 sys.stdout.write(prefix + _complete(line))
     except Exception as err:  # the app's outcome stands; say what is missing
+        if quiet:
+            return
         what = str(err) if isinstance(err, TorchrunCoreError) else f"{type(err).__name__}: {err}"
         sys.stdout.flush()
         sys.stderr.write(f"warning: the output of {ref} after line {printed} is lost: {what}\n")
