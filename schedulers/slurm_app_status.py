@@ -16,7 +16,13 @@ from torchrun_core.schedulers.slurm_jobdir import JobDirState
 from torchrun_core.schedulers.slurm_script import COMMENT_TAG, RC_KEY, STOPPED_CODE
 from torchrun_core.schedulers.slurm_status import SlurmJob
 from torchrun_core.specs.state import AppState
-from torchrun_core.specs.status import AppStatus, ReplicaStatus, RoleStatus, stopped_after
+from torchrun_core.specs.status import (
+    AppStatus,
+    ReplicaStatus,
+    RoleStatus,
+    mark_stopped_siblings,
+    stopped_after,
+)
 
 # One name or bracketed range group at a time: commas inside brackets do not split.
 _HOSTLIST_ITEM = re.compile(r"[^,\[]+(?:\[[^\]]*\][^,\[]*)?|\[[^\]]*\][^,]*")
@@ -229,7 +235,7 @@ def app_status(app: SlurmApp, handle: str) -> AppStatus | None:
             replicas.append(replica)
         roles.append(RoleStatus(role=name, replicas=replicas))
     _name_the_cause(state, roles)
-    return AppStatus(
+    status = AppStatus(
         state=state,
         handle=handle,
         num_restarts=leader.restarts if leader else 0,
@@ -238,6 +244,9 @@ def app_status(app: SlurmApp, handle: str) -> AppStatus | None:
         created_at=leader.submitted_at if leader else None,
         finished_at=leader.finished_at if leader and state.is_terminal else None,
     )
+    # A sibling that died of Slurm's SIGTERM before its task shell heard of it
+    # left 143 (or 137) with no mark: next to a real failure, it was stopped.
+    return mark_stopped_siblings(status)
 
 
 def _name_the_cause(state: AppState, roles: list[RoleStatus]) -> None:

@@ -163,13 +163,15 @@ def _inner_command(role: Role, redact: bool) -> str:
 # After the entrypoint (started in the background, so that a SIGTERM wakes
 # ``wait`` at once): its own exit code for the batch script and status (srun
 # reports only the largest of its tasks'); and, when Slurm is stopping the
-# task, SIGKILL to the task's process group, so that a TERM-deaf process
-# whose parent died on the TERM (re-parented to init, which linuxproc loses)
-# dies with it.
+# task or the entrypoint died of a signal, SIGKILL to the task's process
+# group, so that a TERM-deaf process whose parent died on the TERM
+# (re-parented to init, which linuxproc loses) dies with it. The signal test
+# matters: Slurm signals the processes one by one, so the entrypoint may die
+# before the task shell's own SIGTERM has arrived.
 _TASK_TAIL = (
     '\nc=$!; while :; do wait "$c"; rc=$?; kill -0 "$c" 2>/dev/null || break; done'
     '\necho "$rc${{torchrun_core_term:+ stopped}}" > {rc_file}'
-    '\nif [ -n "${{torchrun_core_term:-}}" ]; then kill -KILL 0; fi'
+    '\nif [ -n "${{torchrun_core_term:-}}" ] || [ "$rc" -gt 128 ]; then kill -KILL 0; fi'
     '\nexit "$rc"'
 )
 

@@ -138,3 +138,13 @@ def test_the_scripts_outcome_decides_while_slurm_still_completes_the_job() -> No
     # Not after a cancel: its stop may still be killing processes.
     cancelled = JobDirState(exists=True, final=True, exit_code=143, cancelled=True)
     assert _state(SlurmApp("7", [_job("COMPLETING")], TAG, cancelled)) is S.RUNNING
+
+
+def test_a_sibling_killed_by_sigterm_without_its_mark_reads_stopped() -> None:
+    # Slurm signals processes one by one: the entrypoint can die of the SIGTERM
+    # before the task shell's own arrives, leaving 143 with no "stopped" mark.
+    ended = JobDirState(exists=True, final=True, attempt=0, exit_code=3, codes="w:3@0=143@1=3,")
+    status = app_status(SlurmApp("7", [], TAG, ended), "slurm://s/7")
+    assert status is not None
+    assert status.replica("w", 0).state is S.CANCELLED
+    assert status.failure_summary() == "w/1 exited with 3; w/0 was stopped after w/1 failed"
