@@ -173,6 +173,7 @@ def test_a_launch_cut_short_before_the_scheduler_saw_it_reads_never_launched(
     status = runner.status(handle)
     assert status.state is S.FAILED
     assert status.message.startswith(f"never launched: pid {os.getpid()} on ")
+    assert runner.status(handle).message == status.message  # also once settled
     assert runner.wait(handle, timeout=5).state is S.FAILED
     assert runner.delete(handle).ok
     assert runner.store.list() == []

@@ -79,6 +79,10 @@ class StateSync:
             raise app_not_found(
                 handle, f"{handle.scheduler} no longer knows it (last {record.state})"
             )
+        events = self._store().events(str(handle))
+        last = events[-1].message if events else None
+        if last and last.startswith(write_ahead.NEVER_LAUNCHED):  # not "no longer": never
+            return record.recorded_status(last)
         return record.recorded_status(f"as recorded; {handle.scheduler} no longer knows this app")
 
     def first_role(self, handle: AppHandle, sched: Scheduler[Any]) -> str:

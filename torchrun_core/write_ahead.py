@@ -35,6 +35,9 @@ from torchrun_core.specs.handle import AppHandle
 from torchrun_core.specs.state import AppState
 from torchrun_core.specs.status import AppStatus
 
+# How the event of a run settled as never launched begins (status repeats it).
+NEVER_LAUNCHED = "never launched"
+
 
 def submit(
     store: RunStore,
@@ -166,7 +169,7 @@ def resolve(
         )  # fmt: skip
     status = describe()
     if status is None:
-        message = f"never launched: {mark.launcher} ended before {record.scheduler} started it"
+        message = f"{NEVER_LAUNCHED}: {mark.launcher} ended before {record.scheduler} started it"
         store.settle_launch(record.handle, AppState.FAILED, message)
         record.state, record.launch_json = AppState.FAILED, None
         return record.recorded_status(message)
