@@ -12,6 +12,8 @@ an entrypoint that cannot be found 127, one that cannot be executed 126.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import selectors
 import signal
@@ -28,7 +30,6 @@ from torchrun_core.schedulers.local_state import (
     PLAN_FILE,
     TERMINAL,
     proc_start_time,
-    write_json_atomic,
 )
 from torchrun_core.schedulers.local_stopper import Stopper
 from torchrun_core.schedulers.local_supervisor_io import (
@@ -94,10 +95,14 @@ class Supervisor:
             self._spawn(replica)
         # For people reading the app dir; written here, not by the launcher,
         # to keep file creation out of the submission path.
+        path = os.path.join(self.plan.app_dir, PLAN_FILE)
         try:
-            write_json_atomic(f"{self.plan.app_dir}/{PLAN_FILE}", self.plan.to_dict(redact=True))
-        except OSError as err:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(json.dumps(self.plan.to_dict(redact=True)))
+        except OSError as err:  # a full disk: no plan.json rather than half of one
             self.records.note(f"cannot write {PLAN_FILE}: {err.strerror or err}")
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         while self.app_state not in TERMINAL or self.dirty:  # dirty: its end is not recorded
             self._step(wake_r)
         self.records.close()
