@@ -160,26 +160,16 @@ class RunnerControl(RunnerBase):
             )
 
     def _check_launch(
-        self,
-        parsed: AppHandle,
-        status: AppStatus | None,
-        action: str,
-        refuse_in_flight: bool = True,
+        self, parsed: AppHandle, status: AppStatus | None, action: str, in_flight: bool = True
     ) -> None:
-        """Raise when the app has no scheduler's id, or (``refuse_in_flight``) is being launched.
+        """Raise when the app has no scheduler's id, or (``in_flight``) is being launched.
 
         An interrupted launch with an id is settled by the refresh before this
-        (it reads as what its scheduler says); ``wait`` may wait for a launch
-        in flight with an id to end.
+        (it reads as what its scheduler says).
         """
-        if status is None or status.state not in (AppState.UNSUBMITTED, AppState.UNKNOWN):
-            return  # the common case: no extra read
-        record = self._sync.launching(parsed)
-        mark = None if record is None else record.launch
-        if record is None or mark is None:
-            return
-        if not mark.id_known or (refuse_in_flight and mark.in_flight()):
-            raise write_ahead.not_launched(parsed, record, action)
+        if status is not None and status.state in (AppState.UNSUBMITTED, AppState.UNKNOWN):
+            record = self._sync.launching(parsed)  # only then: the common case reads nothing
+            write_ahead.check_actionable(record, parsed, action, in_flight)
 
     def cancel_many(
         self,

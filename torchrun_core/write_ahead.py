@@ -192,6 +192,20 @@ def lost_message(record: RunRecord, mark: LaunchMark) -> str:
     )
 
 
+def check_actionable(
+    record: RunRecord | None, handle: AppHandle, action: str, refuse_in_flight: bool = True
+) -> None:
+    """Raise :func:`not_launched` when ``record`` has no scheduler's id, or is being launched.
+
+    ``refuse_in_flight=False`` lets a launch in flight with an id pass (``wait`` waits for it).
+    """
+    mark = None if record is None else record.launch
+    if record is None or mark is None:
+        return
+    if not mark.id_known or (refuse_in_flight and mark.in_flight()):
+        raise not_launched(handle, record, action)
+
+
 def not_launched(handle: AppHandle, record: RunRecord, action: str) -> UnexpectedStateError:
     """The error for ``action`` (cancel, log) on a run whose launch has no scheduler's id."""
     mark = record.launch
