@@ -7,6 +7,8 @@ before anything runs. Scheduler plugins may use them for their own options.
 
 from __future__ import annotations
 
+import math
+
 # A dry run builds one request per replica: ten thousand take about a second
 # (local, docker, slurm); 10**7 took over a minute and 8 GB.
 MAX_REPLICAS_PER_ROLE = 10_000
@@ -49,3 +51,23 @@ def check_timeout(timeout: float | None) -> float | None:
             hint="give seconds, e.g. 30 or 0.5; leave the timeout out to wait until the end",
         )
     return None if timeout == float("inf") else timeout
+
+
+def check_grace_period(grace_period: float | None) -> None:
+    """Raise InvalidInputError unless ``grace_period`` is None, or 0 to MAX_GRACE_PERIOD_S s."""
+    from torchrun_core.errors import InvalidInputError
+
+    if grace_period is None:
+        return
+    if not isinstance(grace_period, (int, float)) or not math.isfinite(grace_period):
+        raise InvalidInputError(
+            f"grace period must be a number of seconds, not {grace_period!r}", hint=_GRACE_HINT
+        )
+    if not 0 <= grace_period <= MAX_GRACE_PERIOD_S:
+        raise InvalidInputError(
+            f"grace period must be 0 to {MAX_GRACE_PERIOD_S} s, not {grace_period:g} s",
+            hint=_GRACE_HINT,
+        )
+
+
+_GRACE_HINT = f"give whole or fractional seconds from 0 to {MAX_GRACE_PERIOD_S} (one day)"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ from torchrun_core.errors import (
     UnexpectedStateError,
     UnknownSchedulerError,
 )
-from torchrun_core.limits import MAX_GRACE_PERIOD_S, check_timeout
+from torchrun_core.limits import check_grace_period, check_timeout
 from torchrun_core.outage import OutageBackoff
 from torchrun_core.runner_base import RunnerBase
 from torchrun_core.runner_calls import backend_errors, wait_timeout
@@ -378,21 +377,3 @@ def not_reached(handle: AppHandle, status: AppStatus, target: AppState) -> Unexp
         target=target,
         status=status,
     )
-
-
-def check_grace_period(grace_period: float | None) -> None:
-    """Raise InvalidInputError unless ``grace_period`` is None or finite and not negative."""
-    if grace_period is None:
-        return
-    if not isinstance(grace_period, (int, float)) or not math.isfinite(grace_period):
-        raise InvalidInputError(
-            f"grace period must be a number of seconds, not {grace_period!r}", hint=_GRACE_HINT
-        )
-    if not 0 <= grace_period <= MAX_GRACE_PERIOD_S:
-        raise InvalidInputError(
-            f"grace period must be 0 to {MAX_GRACE_PERIOD_S} s, not {grace_period:g} s",
-            hint=_GRACE_HINT,
-        )
-
-
-_GRACE_HINT = f"give whole or fractional seconds from 0 to {MAX_GRACE_PERIOD_S} (one day)"
