@@ -29,6 +29,14 @@ def interrupt(_: str) -> None:
     raise KeyboardInterrupt  # stands for kill -9: the launching code runs no further
 
 
+def cut_short(runner: Runner, engine: InMemoryEngine, at: str, ids_at_dryrun: bool) -> None:
+    """Run an app whose launch is cut short at scheduler call ``at``."""
+    engine.ids_at_dryrun = ids_at_dryrun
+    engine.hooks[at] = interrupt
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(two_role_app(), "inmemory")
+
+
 def only_record(runner: Runner) -> RunRecord:
     records = runner.store.list()
     assert len(records) == 1, records
@@ -121,9 +129,8 @@ def test_a_failed_launch_leaves_no_record(runner: Runner, engine: InMemoryEngine
 def test_a_launch_cut_short_without_an_id_reads_unknown_never_live(
     runner: Runner, engine: InMemoryEngine
 ) -> None:
-    engine.hooks["scheduled"] = interrupt  # launched; the answer never reached the store
-    with pytest.raises(KeyboardInterrupt):
-        runner.run(two_role_app(), "inmemory")
+    # launched; the answer never reached the store
+    cut_short(runner, engine, "scheduled", ids_at_dryrun=False)
     record = only_record(runner)
     handle = record.handle
     status = runner.status(handle)
@@ -146,10 +153,7 @@ def test_a_launch_cut_short_without_an_id_reads_unknown_never_live(
 def test_a_launch_cut_short_with_an_id_resolves_against_the_scheduler(
     runner: Runner, engine: InMemoryEngine
 ) -> None:
-    engine.ids_at_dryrun = True
-    engine.hooks["scheduled"] = interrupt
-    with pytest.raises(KeyboardInterrupt):
-        runner.run(two_role_app(), "inmemory")
+    cut_short(runner, engine, "scheduled", ids_at_dryrun=True)
     (app_id,) = engine.apps
     engine.set_state(app_id, S.RUNNING)
     [listed] = runner.list()
@@ -165,10 +169,7 @@ def test_a_launch_cut_short_with_an_id_resolves_against_the_scheduler(
 def test_a_launch_cut_short_before_the_scheduler_saw_it_reads_never_launched(
     runner: Runner, engine: InMemoryEngine
 ) -> None:
-    engine.ids_at_dryrun = True
-    engine.hooks["schedule"] = interrupt
-    with pytest.raises(KeyboardInterrupt):
-        runner.run(two_role_app(), "inmemory")
+    cut_short(runner, engine, "schedule", ids_at_dryrun=True)
     handle = only_record(runner).handle
     status = runner.status(handle)
     assert status.state is S.FAILED
