@@ -112,8 +112,7 @@ def _delete_with_grace(client: Any, ns: str, selector: str, grace_period: float)
     )  # fmt: skip
     deadline = time.monotonic() + _ORPHANING_S
     delay = 0.05
-    while items(batch.list_namespaced_job(ns, label_selector=selector,
-            _preload_content=False, _request_timeout=REQUEST_TIMEOUT)):  # fmt: skip
+    while _orphaning(batch, ns, selector):
         if time.monotonic() > deadline:
             # Not let go in time: a pod the Job controller makes meanwhile must
             # not outlive the Job, so the Jobs go as without a grace period.
@@ -128,6 +127,17 @@ def _delete_with_grace(client: Any, ns: str, selector: str, grace_period: float)
         ns, label_selector=selector, grace_period_seconds=math.ceil(grace_period),
         _preload_content=False, _request_timeout=REQUEST_TIMEOUT,
     )  # fmt: skip
+
+
+def _orphaning(batch: Any, ns: str, selector: str) -> bool:
+    """Whether a Job of the app still holds pods that it will let go.
+
+    A Job that was being deleted in the foreground already (a failed app's
+    sibling) keeps its pods until they are gone: waiting for it is no use.
+    """
+    jobs = items(batch.list_namespaced_job(ns, label_selector=selector,
+        _preload_content=False, _request_timeout=REQUEST_TIMEOUT))  # fmt: skip
+    return any("foregroundDeletion" not in (j["metadata"].get("finalizers") or []) for j in jobs)
 
 
 def delete_jobs(client: Any, target: Target, names: list[str]) -> None:
