@@ -10,8 +10,8 @@ process left on any node.
   cluster's ``KillWait``.
 - With one, SIGTERM to the job's steps only (``scancel --signal=TERM``, the
   job is not cancelled yet, so it can still be signalled), and SIGKILL to
-  the whole job once the grace has passed (``--signal=KILL --full``), then
-  ``scancel``. So an override honours its own length whatever KillWait is.
+  each of its steps once the grace has passed, then ``scancel``. So an
+  override honours its own length whatever KillWait is.
 
 Either way the task shells outlive SIGTERM (see ``slurm_script``), so a
 process that ignores it is still in the job's process tree when the
@@ -70,13 +70,31 @@ def stop_app(
             f"{mark}scancel --signal=TERM {quoted} 2>/dev/null || scancel {quoted}",
             rerun_on_drop=True,
         )
-        deadline = time.monotonic() + max(0.0, grace_period)
-        while (left := deadline - time.monotonic()) > 0 and is_live():
-            time.sleep(min(_POLL_S, left))
+        _poll_while_live(is_live, grace_period)
         if is_live():
-            transport.run(f"scancel --signal=KILL --full {quoted}", rerun_on_drop=True)
+            # SIGKILL to each step by its id: a job-wide --full signal can end
+            # the batch script first, and then the steps' tasks wait for the
+            # job's termination, i.e. KillWait, seen on a pgid cluster.
+            transport.run(_KILL_STEPS.format(job=quoted), rerun_on_drop=True)
+            _poll_while_live(is_live, _STEPS_GONE_S)  # the batch script then ends by itself
         scancel(transport, app_id)
     _await_stopped(app_id, is_live)
+
+
+# The job's steps but the batch and extern ones, each sent SIGKILL.
+_KILL_STEPS = (
+    "for s in $(squeue -h -s -j {job} -o %i 2>/dev/null); do "
+    'case "$s" in *.batch|*.extern) ;; *) scancel --signal=KILL "$s" 2>/dev/null ;; esac; '
+    "done; true"
+)
+# How long the batch script gets to end by itself once its steps are killed.
+_STEPS_GONE_S = 5.0
+
+
+def _poll_while_live(is_live: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + max(0.0, seconds)
+    while (left := deadline - time.monotonic()) > 0 and is_live():
+        time.sleep(min(_POLL_S, left))
 
 
 def _await_stopped(app_id: str, is_live: Callable[[], bool]) -> None:
