@@ -196,7 +196,8 @@ def test_status_outlives_squeue_without_accounting_comments(
         sched = _slurm(runner)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            out = sched.transport().run("squeue -h -o %i").stdout.split()
+            # -t all: also the ended jobs squeue --json (what status reads) still lists.
+            out = sched.transport().run("squeue -h -t all -o %i").stdout.split()
             if failed.app_id not in out and cancelled.app_id not in out:
                 break
             time.sleep(1)

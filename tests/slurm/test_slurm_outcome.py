@@ -81,6 +81,13 @@ def test_the_batch_scripts_outcome_outlives_squeue_without_accounting() -> None:
     ]
 
 
+def test_a_successful_outcome_outlives_squeue_too() -> None:
+    ended = JobDirState(exists=True, final=True, attempt=0, exit_code=0, codes="w:0,")
+    status = app_status(SlurmApp("7", [], TAG, ended), "slurm://s/7")
+    assert status is not None and status.state is S.SUCCEEDED
+    assert [r.state for r in status.roles[0].replicas] == [S.SUCCEEDED, S.SUCCEEDED]
+
+
 def test_sacct_without_comment_keeps_the_state_of_a_recorded_app() -> None:
     # No job_comment in accounting: the tag comes from this machine's record.
     app = SlurmApp("7", [_job("TIMEOUT", sacct=True, comment="")], TAG, JobDirState(exists=True))
