@@ -49,6 +49,7 @@ from torchrun_core.schedulers.slurm_script import (
 )
 from torchrun_core.schedulers.slurm_status import (
     ControllerUnavailable,
+    SqueueFailed,
     parse_status_output,
     status_command,
 )
@@ -146,11 +147,7 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
         try:
             user, by_id, dir_states = parse_status_output(done.stdout)
         except ControllerUnavailable as err:
-            raise SchedulerUnavailableError(
-                f"the slurm controller behind {host} does not answer: {err}",
-                hint="status works again once slurmctld is back; wait keeps waiting meanwhile",
-                scheduler="slurm",
-            ) from None
+            raise _squeue_error(err, done.stderr, host) from None
         except (ValueError, KeyError) as err:
             detail = _first_line(done.stderr) if done.stderr.strip() else str(err)
             raise BackendError(f"unreadable squeue output: {detail}", scheduler="slurm") from None
@@ -308,6 +305,31 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
             for transport in self._transports.values():
                 transport.close()
             self._transports.clear()
+
+
+# squeue's words for a controller it cannot reach (an outage, worth waiting
+# through) as opposed to a setup that cannot work (no squeue, no slurm.conf).
+_OUTAGE_WORDS = ("contact slurm controller", "timed out", "refused", "connect failure")
+
+
+def _squeue_error(err: ControllerUnavailable, stderr: str, host: str) -> BackendError:
+    """The error for a status round trip whose squeue failed or reported errors."""
+    failed = isinstance(err, SqueueFailed)
+    if failed and not any(w in stderr.lower() for w in _OUTAGE_WORDS):
+        missing = err.code == 127
+        return BackendError(
+            f"squeue failed on {host}: "
+            + ("squeue is not installed there" if missing else _first_line(stderr)),
+            hint="set the slurm host (and SSH options) to a Slurm login node: "
+            "torchrun-core runopts slurm",
+            scheduler="slurm",
+        )
+    return SchedulerUnavailableError(
+        f"the slurm controller behind {host} does not answer: {err}"
+        + (f" ({_first_line(stderr)})" if failed else ""),
+        hint="status works again once slurmctld is back; wait keeps waiting meanwhile",
+        scheduler="slurm",
+    )
 
 
 def _first_line(text: str) -> str:

@@ -125,6 +125,14 @@ class ControllerUnavailable(Exception):
     """squeue could not reach slurmctld: nothing can be said about any job."""
 
 
+class SqueueFailed(ControllerUnavailable):
+    """squeue itself failed (its stderr says why: no controller, no slurm.conf, no squeue)."""
+
+    def __init__(self, message: str, code: int | None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def parse_squeue(text: str) -> list[SlurmJob]:
     """The jobs of ``squeue --json`` output; a het component carries its leader's id.
 
@@ -134,7 +142,8 @@ def parse_squeue(text: str) -> list[SlurmJob]:
         ValueError: the output is not squeue's JSON.
     """
     if SQUEUE_FAILED in text:
-        raise ControllerUnavailable(f"squeue exited {text.rpartition(SQUEUE_FAILED)[2].strip()}")
+        code = text.rpartition(SQUEUE_FAILED)[2].strip()
+        raise SqueueFailed(f"squeue exited {code}", int(code) if code.isdigit() else None)
     data = json.loads(text)
     errors = data.get("errors") if isinstance(data, dict) else None
     if errors:

@@ -155,3 +155,24 @@ def test_a_sibling_killed_by_sigterm_without_its_mark_reads_stopped() -> None:
     assert status is not None
     assert status.replica("w", 0).state is S.CANCELLED
     assert status.failure_summary() == "w/1 exited with 3; w/0 was stopped after w/1 failed"
+
+
+def test_a_broken_setup_is_not_an_outage() -> None:
+    from torchrun_core.errors import BackendError, SchedulerUnavailableError
+    from torchrun_core.schedulers.slurm_scheduler import _squeue_error
+    from torchrun_core.schedulers.slurm_status import SqueueFailed
+
+    no_conf = _squeue_error(
+        SqueueFailed("squeue exited 1", 1),
+        "squeue: error: s_p_parse_file: Unable to read slurm.conf: No such file or directory\n",
+        "localhost",
+    )
+    assert type(no_conf) is BackendError and "slurm.conf" in str(no_conf)
+    missing = _squeue_error(SqueueFailed("squeue exited 127", 127), "sh: squeue: not found", "h")
+    assert type(missing) is BackendError and "not installed" in str(missing)
+    down = _squeue_error(
+        SqueueFailed("squeue exited 1", 1),
+        "slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n",
+        "h",
+    )
+    assert isinstance(down, SchedulerUnavailableError)
