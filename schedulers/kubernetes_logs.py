@@ -14,6 +14,7 @@ from torchrun_core.errors import InvalidInputError
 from torchrun_core.scheduler import Stream
 from torchrun_core.schedulers.kubernetes_client import items
 from torchrun_core.schedulers.kubernetes_errors import translated
+from torchrun_core.schedulers.kubernetes_follow import followed_lines
 from torchrun_core.schedulers.kubernetes_manifests import (
     LABEL_APP,
     LABEL_REPLICA,
@@ -157,12 +158,16 @@ def _lines(
         # read yields nothing for it.
         if _phase(pod) in ("", "Pending") and not (last and _started(core, namespace, name)):
             continue
+        if last:  # through API server restarts too
+            yield from timed_lines(followed_lines(core, namespace, name), since, until)
+            continue
         with translated(f"logs of pod {name}"):
             response = core.read_namespaced_pod_log(
-                name, namespace, timestamps=True, follow=last, _preload_content=False
+                name, namespace, timestamps=True, _preload_content=False
             )
         try:
-            yield from timed_lines(whole_lines(response.stream(64 * 1024)), since, until)
+            with translated(f"logs of pod {name}"):  # a read cut short: unavailable
+                yield from timed_lines(whole_lines(response.stream(64 * 1024)), since, until)
         finally:
             response.release_conn()
 

@@ -1,4 +1,4 @@
-"""The kube-apiserver of the real test cluster goes away during ``wait`` and ``run --wait``.
+"""The test cluster's kube-apiserver goes away during ``wait``, ``run --wait`` and ``log -f``.
 
 ``scripts/engines/k8s.sh stop-apiserver`` / ``start-apiserver`` stop it for
 about :data:`DOWN_S` seconds (plus its start-up); the app ends meanwhile, so
@@ -70,6 +70,7 @@ def test_wait_and_run_wait_ride_out_an_apiserver_restart(
     )  # fmt: skip
     handle = str(runner.run(AppDef(name="blip", roles=[role]), "kubernetes", CFG))
     runner.wait(handle, timeout=90, state=AppState.RUNNING)
+    reading = cli_process("log", "-f", handle)  # a followed log, across the outage
     assert following.stdout is not None
     first = following.stdout.readline()  # its app runs too
     if first != "before\n":
@@ -85,6 +86,7 @@ def test_wait_and_run_wait_ride_out_an_apiserver_restart(
         # The watch was broken off by the outage and made again, not given up for a poll.
         assert not watcher._broken
         assert watcher.reconnects >= 1
+    log_out, log_err = reading.communicate(timeout=300)
     out, err = following.communicate(timeout=300)
     # run --wait printed the output from either side of the outage, then its handle.
     assert len(out.splitlines()) == 2 and out.startswith("after\n"), f"{out!r}; {err}"
@@ -103,4 +105,6 @@ def test_wait_and_run_wait_ride_out_an_apiserver_restart(
     assert status.state == AppState.FAILED, status
     assert status.replica("sh", 0).exit_code == 3
     assert following.returncode == 1, err
+    # log -f opened the stream again once the server was back: every line, once.
+    assert (reading.returncode, log_out) == (0, "before\nafter\n"), log_err
     assert messages(err)[0] == f"error: app {cli_handle} FAILED: sh/0 exited with 3", err
