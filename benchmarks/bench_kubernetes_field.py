@@ -61,7 +61,7 @@ def bench_failure_wait(runner: Runner, repeat: int) -> None:
         ended = time.time()
         assert status.state is AppState.FAILED, status
         samples.append(ended - _failed_at(list(runner.log_lines(handle, "w", 1))))
-        runner.cancel(handle, grace_period=0)
+        runner.delete(handle, grace_period=0)
     report(
         "kubernetes, a replica's failure to wait returning FAILED",
         f"{statistics.median(samples):.1f} s",
@@ -81,7 +81,7 @@ def bench_failure_run_wait(repeat: int) -> None:
         assert proc.returncode == 1, proc.stderr
         samples.append(ended - _failed_at(proc.stdout.splitlines()))
         handle = proc.stdout.splitlines()[-1]
-        subprocess.run([sys.executable, "-m", "torchrun_core", "cancel", "--grace-period", "0",
+        subprocess.run([sys.executable, "-m", "torchrun_core", "delete", "--grace-period", "0",
                         handle], capture_output=True, check=False)  # fmt: skip
     report(
         "kubernetes, a replica's failure to run --wait exiting 1",
@@ -135,6 +135,7 @@ def bench_outage(runner: Runner, repeat: int) -> None:
         waiter.join(300)
         probe.join(60)
         assert done["status"].state is AppState.FAILED, done
+        runner.delete(handle)
         samples.append(done["at"] - back)
         cluster.append(done["job_failed"] - back)
     report(
