@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -40,9 +41,20 @@ def messages(stderr: str) -> list[str]:
 
 
 def k8s_engine(*args: str) -> subprocess.CompletedProcess[str]:
-    """``scripts/engines/k8s.sh ARGS`` (stop-apiserver, start-apiserver...)."""
+    """``scripts/engines/k8s.sh ARGS`` (stop-apiserver, start-apiserver...) on the test cluster.
+
+    The tests see none of the caller's ``TORCHRUN_CORE_K8S_*`` settings (tests/conftest.py),
+    so the cluster's directory and port are told from its kubeconfig (``<dir>/kubeconfig``).
+    """
+    env = {**os.environ}
+    kubeconfig = Path(os.environ.get("TORCHRUN_CORE_TEST_KUBECONFIG", ""))
+    if kubeconfig.is_file():
+        env["TORCHRUN_CORE_K8S_DIR"] = str(kubeconfig.parent)
+        port = re.search(r"server: \"?https://127\.0\.0\.1:(\d+)", kubeconfig.read_text())
+        if port:
+            env["TORCHRUN_CORE_K8S_PORT"] = port.group(1)
     return subprocess.run(["bash", str(K8S_SH), *args], capture_output=True, text=True,
-                          timeout=180, check=False)  # fmt: skip
+                          timeout=180, check=False, env=env)  # fmt: skip
 
 
 def live_pods(core_api: Any, app_id: str) -> list[str]:

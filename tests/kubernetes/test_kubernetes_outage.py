@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from ci_rules import require_engine
 from kubernetes_field_tools import app_ids, cli, cli_process, k8s_engine, messages
 from kubernetes_test_env import BUSYBOX, CFG
 
@@ -31,7 +32,12 @@ SCRIPT = "echo before; sleep 20; echo after; exit 3"
 
 @pytest.fixture
 def apiserver_restored(kubeconfig: str) -> Iterator[None]:
-    """Whatever the test did, the next tests find the API server up."""
+    """The API server of scripts/engines/k8s.sh's cluster, up again after the test."""
+    require_engine(
+        "kubernetes", k8s_engine("status").returncode == 0,
+        "the outage test stops and starts the apiserver of scripts/engines/k8s.sh's cluster, "
+        "which is not running",
+    )  # fmt: skip
     yield
     started = k8s_engine("start-apiserver")
     assert started.returncode == 0, started.stderr
