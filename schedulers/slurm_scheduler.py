@@ -316,7 +316,7 @@ def _squeue_error(err: ControllerUnavailable, stderr: str, host: str) -> Backend
     """The error for a status round trip whose squeue failed or reported errors."""
     failed = isinstance(err, SqueueFailed)
     if failed and not any(w in stderr.lower() for w in _OUTAGE_WORDS):
-        missing = err.code == 127
+        missing = isinstance(err, SqueueFailed) and err.code == 127
         return BackendError(
             f"squeue failed on {host}: "
             + ("squeue is not installed there" if missing else _first_line(stderr)),
