@@ -64,3 +64,13 @@ def report(figure: str, value: str, target: str, note: str = "") -> None:
     """One result line: figure, measured median, target."""
     extra = f"  ({note})" if note else ""
     print(f"{figure:<52} {value:>14}   target {target}{extra}", flush=True)
+
+
+def report_seconds(figure: str, samples: Sequence[float], note: str = "") -> None:
+    """One result line for a figure in seconds: the median of ``samples``."""
+    report(figure, f"{statistics.median(samples):.1f} s", "report", note)
+
+
+def engine_command(script: Path, command: str) -> None:
+    """``bash <script> <command>``: an engine script's fault command; it must succeed."""
+    subprocess.run(["bash", str(script), command], check=True, capture_output=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import isolated_state_dir, report
+from _common import engine_command, isolated_state_dir, report_seconds
 from bench_kubernetes import TEST_KUBECONFIG
 
 from torchrun_core import AppDef, Role, get_runner
@@ -62,10 +62,9 @@ def bench_failure_wait(runner: Runner, repeat: int) -> None:
         assert status.state is AppState.FAILED, status
         samples.append(ended - _failed_at(list(runner.log_lines(handle, "w", 1))))
         runner.delete(handle, grace_period=0)
-    report(
+    report_seconds(
         "kubernetes, a replica's failure to wait returning FAILED",
-        f"{statistics.median(samples):.1f} s",
-        "report",
+        samples,
         f"median of {repeat}; its sibling's Job deleted on the way",
     )
 
@@ -83,16 +82,11 @@ def bench_failure_run_wait(repeat: int) -> None:
         handle = proc.stdout.splitlines()[-1]
         subprocess.run([sys.executable, "-m", "torchrun_core", "delete", "--grace-period", "0",
                         handle], capture_output=True, check=False)  # fmt: skip
-    report(
+    report_seconds(
         "kubernetes, a replica's failure to run --wait exiting 1",
-        f"{statistics.median(samples):.1f} s",
-        "report",
+        samples,
         f"median of {repeat}; before: it followed the sibling until its pod ended",
     )
-
-
-def _engine(command: str) -> None:
-    subprocess.run(["bash", str(ENGINE_SH), command], check=True, capture_output=True)
 
 
 def _job_failed_at(sched: Any, app_id: str, out: dict[str, Any]) -> None:
@@ -123,9 +117,9 @@ def bench_outage(runner: Runner, repeat: int) -> None:
         waiter = threading.Thread(target=wait)
         waiter.start()
         time.sleep(1)
-        _engine("stop-apiserver")
+        engine_command(ENGINE_SH, "stop-apiserver")
         time.sleep(20)
-        _engine("start-apiserver")  # returns once /readyz answers
+        engine_command(ENGINE_SH, "start-apiserver")  # returns once /readyz answers
         back = time.monotonic()
         # Another scheduler: its own connection, not the one wait uses.
         probe = threading.Thread(target=_job_failed_at, daemon=True,
@@ -138,10 +132,9 @@ def bench_outage(runner: Runner, repeat: int) -> None:
         runner.delete(handle)
         samples.append(done["at"] - back)
         cluster.append(done["job_failed"] - back)
-    report(
+    report_seconds(
         "kubernetes, wait returning after the API server is back (20 s outage)",
-        f"{statistics.median(samples):.1f} s",
-        "report",
+        samples,
         f"median of {repeat}; the cluster itself failed the Job "
         f"{statistics.median(cluster):.1f} s after; wait asks again every 10 s at most",
     )

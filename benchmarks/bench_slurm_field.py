@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import isolated_state_dir, report
+from _common import engine_command, isolated_state_dir, report, report_seconds
 from bench_slurm import ENGINE_SH, _connection
 
 from torchrun_core import AppDef, Role, get_runner
@@ -86,16 +85,11 @@ def bench_failure(runner: Runner, repeat: int) -> None:
         job_dir = sched.locate(handle.app_id)[2]
         failed_at = float(sched.transport().read_from(f"{job_dir}/failed_at", 0).decode())
         samples.append(ended - failed_at)
-    report(
+    report_seconds(
         "slurm, a replica's failure to wait returning FAILED (sibling stopped)",
-        f"{statistics.median(samples):.1f} s",
-        "report",
+        samples,
         f"median of {repeat}; before: the sibling ran its full 90 s (43-91 s)",
     )
-
-
-def _ctld(command: str) -> None:
-    subprocess.run(["bash", str(ENGINE_SH), command], check=True, capture_output=True)
 
 
 def bench_outage(runner: Runner, repeat: int) -> None:
@@ -109,18 +103,17 @@ def bench_outage(runner: Runner, repeat: int) -> None:
             runner.wait(h, timeout=300)
             out["at"] = time.monotonic()
 
-        _ctld("stop-ctld")
+        engine_command(ENGINE_SH, "stop-ctld")
         waiter = threading.Thread(target=wait)
         waiter.start()
         time.sleep(15)
-        _ctld("start-ctld")
+        engine_command(ENGINE_SH, "start-ctld")
         back = time.monotonic()
         waiter.join(300)
         samples.append(done["at"] - back)
-    report(
+    report_seconds(
         "slurm, wait returning after slurmctld is back (15 s outage)",
-        f"{statistics.median(samples):.1f} s",
-        "report",
+        samples,
         f"median of {repeat}; wait asks again with backoff of at most 10 s",
     )
 
