@@ -14,6 +14,7 @@ from torchrun_core.errors import (
     AppNotFoundError,
     BackendError,
     InvalidInputError,
+    InvalidOptionError,
     MalformedHandleError,
     UnexpectedStateError,
     UnknownSchedulerError,
@@ -311,4 +312,18 @@ def test_delete_when_the_engine_fails_needs_force(runner: Runner, engine: InMemo
     assert runner.store.get(handle) is not None
     outcome = runner.delete(handle, force=True)
     assert "engine down" in outcome.note
+    assert runner.store.get(handle) is None
+
+
+def test_delete_when_the_engine_cannot_be_reached_with_its_settings_needs_force(
+    runner: Runner, engine: InMemoryEngine
+) -> None:
+    # e.g. the SSH identity file of a slurm run was removed since
+    [handle] = started(runner, engine, 1)
+    engine.fail("describe", InvalidOptionError("identity file /k is missing", option="x"))
+    with pytest.raises(InvalidOptionError, match="identity file"):
+        runner.delete(handle)
+    assert runner.store.get(handle) is not None
+    outcome = runner.delete(handle, force=True)
+    assert "identity file" in outcome.note
     assert runner.store.get(handle) is None

@@ -16,6 +16,7 @@ from torchrun_core.errors import (
     AppNotFoundError,
     BackendError,
     InvalidInputError,
+    InvalidOptionError,
     SchedulerUnavailableError,
     UnexpectedStateError,
     UnknownSchedulerError,
@@ -259,14 +260,15 @@ class RunnerControl(RunnerBase):
 
         Args:
             force: when the scheduler cannot be asked (its plugin is not
-                installed, or its engine fails), forget the record anyway;
+                installed, its engine fails, or its connection settings
+                cannot work), forget the record anyway;
                 whatever the engine still runs or keeps is left there, and the
                 outcome's ``note`` says so.
 
         Raises:
             AppNotFoundError: neither the store nor the scheduler knows the app.
-            UnknownSchedulerError, BackendError: the scheduler cannot be asked
-                (without ``force``).
+            UnknownSchedulerError, InvalidOptionError, BackendError: the
+                scheduler cannot be asked (without ``force``).
         """
         check_grace_period(grace_period)
         with self._api("delete") as call:
@@ -284,7 +286,9 @@ class RunnerControl(RunnerBase):
                     )
             try:
                 self._delete_on_scheduler(parsed, grace_period, known)
-            except (UnknownSchedulerError, BackendError) as err:
+            # InvalidOptionError: settings the engine cannot be reached with (an
+            # SSH key file gone or unreadable) must not pin the record either.
+            except (UnknownSchedulerError, InvalidOptionError, BackendError) as err:
                 if not known:
                     raise
                 if not force:
