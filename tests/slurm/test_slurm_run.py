@@ -133,7 +133,9 @@ def test_each_role_has_its_own_exit_code(runner: Runner) -> None:
 
 def test_each_replica_has_its_own_exit_code(runner: Runner) -> None:
     # srun alone reports the largest code of its tasks: rank 0 must still read 0.
-    role = _sh("main", '[ "$SLURM_PROCID" = 1 ] && exit 3; exit 0', replicas=2)
+    # Rank 1 fails only once rank 0 is done: a failure stops the replicas still
+    # running (srun --kill-on-bad-exit), and rank 0 would read stopped instead.
+    role = _sh("main", '[ "$SLURM_PROCID" = 1 ] && { sleep 2; exit 3; }; exit 0', replicas=2)
     handle = runner.run(_app("ranks", role), "slurm")
     status = runner.wait(handle, timeout=60)
     assert status.state is AppState.FAILED
