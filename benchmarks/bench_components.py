@@ -76,7 +76,7 @@ def bench_builtins(cli: str, repeat: int, torchx_venv: Path | None) -> None:
 
 def _per_call_ms(component: str, args: list[str], calls: int, rounds: int) -> float:
     """Median over ``rounds`` of the mean time of ``calls`` build_app calls, in ms."""
-    from torchrun_core.component_loader import build_app
+    from torchrun_core.component_loading.loader import build_app
 
     build_app(component, args)  # load, parse and cache it first
     means = []

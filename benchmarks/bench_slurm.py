@@ -67,7 +67,7 @@ def _connection() -> dict[str, Any] | None:
 
 def bench_cluster(conn: dict[str, Any], repeat: int = 10) -> None:
     """Submit latency, sbatch-to-RUNNING and status of 100 jobs, over one reused connection."""
-    from torchrun_core.schedulers.slurm_scheduler import SlurmScheduler
+    from torchrun_core.schedulers.slurm.scheduler import SlurmScheduler
 
     with isolated_state_dir():
         sched = SlurmScheduler("bench", **conn)

@@ -204,9 +204,9 @@ def resolve_resource(resource: str, cpu: str, memory: str, gpu: int) -> Resource
         ValueError: an unknown named resource.
         pydantic.ValidationError: a bad cpu or memory quantity (naming the field).
     """
-    from torchrun_core.plugins import named_resource
+    from torchrun_core.specs.named_resources import resolve_named_resource
 
-    base = named_resource(resource) if resource else Resource()
+    base = resolve_named_resource(resource) if resource else Resource()
     fields: dict[str, object] = {"cpu": cpu, "memory_mb": memory, "gpu": gpu or None}
     given = {k: v for k, v in fields.items() if v not in ("", None)}
     return Resource.model_validate({**base.model_dump(), **given}) if given else base

@@ -58,7 +58,7 @@ else
     section "install: up to date ($STAMP)"
 fi
 
-# --- torch: the real distributed job (tests/test_dist_torch.py) -------------
+# --- torch: the real distributed job (tests/components/test_dist_torch.py) -------------
 # The CPU build of PyTorch comes from a wheel already on these machines (pip's
 # find-links), so the spec must be exactly torch==2.13.0: any other version,
 # or a bare `torch`, would download gigabytes. Cached: skipped when that
@@ -139,7 +139,7 @@ fi
 SLURM_SH=$ROOT/scripts/engines/slurm.sh
 # Two clusters at once, each its own daemons and ports: "site" (tuned for the
 # tests) and "stock" (Slurm's defaults where they matter: proctrack/pgid, no
-# job_comment in accounting, short MinJobAge); tests/slurm runs on both. The
+# job_comment in accounting, short MinJobAge); tests/schedulers/slurm runs on both. The
 # stock one's variables are TORCHRUN_CORE_TEST_SLURM_STOCK_*. One EXIT trap
 # stops the profiles started here (a failed start too: it may have left some
 # daemons), then runs the traps set before it.

@@ -27,7 +27,7 @@ import pytest
 from ci_rules import ENGINE_MARKERS, in_ci, require_engine
 from inmemory_scheduler import InMemoryEngine, Observer, make_registry
 
-from torchrun_core.plugins import PluginRegistry, get_registry, reset_registry
+from torchrun_core.registry import PluginRegistry, get_registry, reset_registry
 from torchrun_core.runner import Runner
 
 pytest_plugins = ["pytester"]  # tests/test_ci_rules.py runs pytest on small test files

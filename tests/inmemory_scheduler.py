@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import Field
 
 from torchrun_core.hookspecs import RunnerEvent, hookimpl
-from torchrun_core.plugins import PluginRegistry, load_plugins
+from torchrun_core.registry import PluginRegistry, load_plugins
 from torchrun_core.scheduler import ListedApp, Scheduler, SchedulerOptions, Stream, Watcher
 from torchrun_core.specs.app import AppDef, Role
 from torchrun_core.specs.dryrun import AppDryRunInfo

@@ -17,7 +17,7 @@ from bad_inputs import FILES, write_files
 from bad_inputs.api_cases import APP, LIMIT_CASES, SECRET, UNKNOWN, ApiCase
 
 from torchrun_core import errors
-from torchrun_core.component_loader import build_app, load_component
+from torchrun_core.component_loading.loader import build_app, load_component
 from torchrun_core.config import clear_cache, load_config
 from torchrun_core.runner import Runner
 from torchrun_core.specs.app import AppDef, Role

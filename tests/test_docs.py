@@ -64,8 +64,8 @@ def test_the_two_pages_on_cancel_grace_periods_say_the_same() -> None:
 
 def test_plugin_guide_gives_the_replica_environment_contract() -> None:
     from torchrun_core.specs.macros import RANK0_HOST_ENV
-    from torchrun_core.tracker_env import APP_HANDLE_ENV, PARENT_RUN_ID_ENV, TRACKERS_ENV
     from torchrun_core.tracking.app_run import REPLICA_ID_ENV, ROLE_ENV
+    from torchrun_core.tracking.env import APP_HANDLE_ENV, PARENT_RUN_ID_ENV, TRACKERS_ENV
 
     guide = (DOCS / "plugins.md").read_text(encoding="utf-8")
     section = guide.split("### What a replica's environment must hold", 1)[-1].split("\n### ")[0]

@@ -46,7 +46,7 @@ def test_import_torchrun_core_loads_nothing_heavy() -> None:
 def test_plugin_discovery_loads_no_sdk() -> None:
     loaded = loaded_after(
         """
-        from torchrun_core.plugins import get_registry
+        from torchrun_core.registry import get_registry
         registry = get_registry()
         for kind in ("schedulers", "components", "named_resources", "trackers"):
             registry.names(kind)

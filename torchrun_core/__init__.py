@@ -6,7 +6,21 @@ name below is imported on first access.
 
 from __future__ import annotations
 
+from torchrun_core import _moved
 from torchrun_core._lazy import lazy_getattr
+from torchrun_core.specs import named_resources as _named_resources
+
+_moved.install()  # old module paths (before the regrouping into packages) still import
+
+
+def _named_resource_from_plugins(name: str) -> Resource:
+    # The composition root wires the specs (which know no plugins) to the registry.
+    from torchrun_core.registry import named_resource
+
+    return named_resource(name)
+
+
+_named_resources.use_resource_resolver(_named_resource_from_plugins)
 
 __version__ = "0.1.0"
 

@@ -94,6 +94,15 @@ class ConfigError(InvalidInputError):
 class AppNotFoundError(InvalidInputError):
     """No app is known under the given handle."""
 
+    @classmethod
+    def for_handle(cls, handle: object, detail: str = "") -> AppNotFoundError:
+        """The error for a handle that neither the run store nor its scheduler knows."""
+        return cls(
+            f"no app {handle}" + (f": {detail}" if detail else ""),
+            hint="see the known apps with: torchrun-core list",
+            handle=str(handle),
+        )
+
 
 class PluginError(TorchrunCoreError):
     """The set of installed plugins is inconsistent."""

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from torchrun_core.scheduler import Scheduler
     from torchrun_core.specs.app import AppDef
     from torchrun_core.specs.resource import Resource
+    from torchrun_core.workspace_builder import WorkspaceBuilderFactory
 
 PROJECT = "torchrun_core"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -83,12 +84,13 @@ def torchrun_core_trackers() -> Mapping[str, Callable[..., Any] | str]:  # type:
 
 
 @hookspec
-def torchrun_core_workspace_builders() -> Mapping[str, Callable[..., Any] | str]:  # type: ignore[empty-body]
+def torchrun_core_workspace_builders() -> Mapping[str, WorkspaceBuilderFactory | str]:  # type: ignore[empty-body]
     """Workspace builders this plugin provides, keyed by scheduler name.
 
-    Each value is a factory returning a builder that turns a local directory
-    into an image or a synced job directory for that scheduler. Not
-    firstresult.
+    Each value is a factory (or ``"module:attr"`` naming one) called with the
+    scheduler, returning a :class:`~torchrun_core.workspace_builder.WorkspaceBuilder`
+    that turns a local directory into an image or a synced job directory for
+    that scheduler. Not firstresult.
     """
 
 

@@ -6,7 +6,7 @@
 #   bash scripts/engines/slurm.sh status  # exit 0 when sinfo answers and sshd listens
 #
 # Two profiles, each its own cluster (directory, ports, ClusterName, daemons),
-# so both run at once (scripts/test.sh starts both; tests/slurm runs on each):
+# so both run at once (scripts/test.sh starts both; tests/schedulers/slurm runs on each):
 #   TORCHRUN_CORE_SLURM_PROFILE=site   (default) the settings tuned for the tests:
 #       ProctrackType=proctrack/linuxproc, MinJobAge=600, KillWait=2,
 #       AccountingStoreFlags=job_comment (sacct shows the job comment)
@@ -16,7 +16,7 @@
 # Both keep the SchedulerParameters speed tuning (sched_interval=1, ...): it
 # changes how soon jobs start, not what Slurm does with them.
 #
-# Fault injection for tests (tests/slurm/slurm_faults.py wraps them):
+# Fault injection for tests (tests/schedulers/slurm/slurm_faults.py wraps them):
 #   stop-ctld      stop slurmctld (SIGTERM: it saves its state; slurmd and the
 #                  running jobs go on)
 #   start-ctld     start it again from its saved state (no -c), wait until it answers

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from torchrun_core.component_loader import build_app
+from torchrun_core.component_loading.loader import build_app
 from torchrun_core.errors import ComponentError
 from torchrun_core.runner import Runner
 from torchrun_core.specs.state import AppState

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from torchrun_core.errors import AppFailedError, UnexpectedStateError
-from torchrun_core.runner_control import not_reached
+from torchrun_core.runner.control import not_reached
 from torchrun_core.specs.handle import parse_handle
 from torchrun_core.specs.state import AppState as S
 from torchrun_core.specs.status import AppStatus, ReplicaStatus, RoleStatus, mark_stopped_siblings

@@ -10,7 +10,7 @@ import pytest
 from inmemory_scheduler import InMemoryScheduler, two_role_app
 
 from torchrun_core.runner import Runner
-from torchrun_core.runner_rerun import without_tracker_env
+from torchrun_core.runner.rerun import without_tracker_env
 from torchrun_core.scheduler import TrackerRoot, mounts_path
 from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.handle import parse_handle

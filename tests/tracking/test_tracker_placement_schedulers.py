@@ -9,7 +9,7 @@ import pytest
 
 from torchrun_core.components.utils import sh
 from torchrun_core.runner import Runner, get_runner
-from torchrun_core.schedulers.docker_client import on_this_machine
+from torchrun_core.schedulers.docker.client import on_this_machine
 from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.mounts import BindMount, VolumeMount
 
@@ -101,7 +101,7 @@ def test_the_cli_prints_the_note_on_one_line() -> None:
 def test_metrics_says_where_a_job_side_root_is(runner: Runner) -> None:
     from cli.cli_process import run_cli
 
-    from torchrun_core.run_record import stored_app_json
+    from torchrun_core.runstore.record import stored_app_json
 
     # Recorded as a Slurm submission records it: no cluster needed to read it back.
     info = runner.dryrun(app(), "slurm", {"host": "127.0.0.1"})

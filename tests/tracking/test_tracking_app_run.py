@@ -12,7 +12,7 @@ import pytest
 
 from torchrun_core.errors import InvalidInputError
 from torchrun_core.hookspecs import hookimpl
-from torchrun_core.plugins import PluginRegistry, load_plugins
+from torchrun_core.registry import PluginRegistry, load_plugins
 from torchrun_core.tracking import AppRun, RunContext, TrackingWarning
 
 HANDLE = "local://default/app-1"

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from torchrun_core.errors import ComponentError, InvalidInputError
 
 if TYPE_CHECKING:
-    from torchrun_core.component_loader import ComponentHelpRequested
-    from torchrun_core.config_apply import RunSettings
-    from torchrun_core.plugins import PluginRegistry
+    from torchrun_core.component_loading.loader import ComponentHelpRequested
+    from torchrun_core.config.apply import RunSettings
+    from torchrun_core.registry import PluginRegistry
     from torchrun_core.runner import Runner
     from torchrun_core.specs.app import AppDef
     from torchrun_core.specs.dryrun import AppDryRunInfo
@@ -110,7 +110,7 @@ def load_app(args: argparse.Namespace, registry: PluginRegistry) -> AppDef:
         from torchrun_core.specs.app import AppDef
 
         return AppDef.from_file(args.component)
-    from torchrun_core.component_loader import build_app
+    from torchrun_core.component_loading.loader import build_app
 
     settings = target_settings(args)
     try:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from torchrun_core.cli.output import add_json_flag, print_json, print_table
 
 if TYPE_CHECKING:
-    from torchrun_core.component_discovery import ComponentEntry
-    from torchrun_core.plugins import Provided
+    from torchrun_core.component_loading.discovery import ComponentEntry
+    from torchrun_core.registry import Provided
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def summary_line(provider: Provided) -> str:
     """The first line of the component's docstring, or why it cannot be loaded."""
-    from torchrun_core.component_source import plugin_summary
+    from torchrun_core.component_loading.source import plugin_summary
 
     summary = plugin_summary(provider)  # from the source: no import
     if summary is not None:
@@ -68,8 +68,8 @@ def _plugin_cell(row: dict[str, Any]) -> str:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from torchrun_core.component_discovery import component_table
-    from torchrun_core.plugins import get_registry
+    from torchrun_core.component_loading.discovery import component_table
+    from torchrun_core.registry import get_registry
 
     rows = [component_row(entry) for entry in component_table(get_registry()).values()]
     if args.json:

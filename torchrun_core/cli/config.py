@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from torchrun_core.config import load_config
-    from torchrun_core.config_view import config_view
+    from torchrun_core.config.view import config_view
 
     view = config_view(load_config())
     if args.json:

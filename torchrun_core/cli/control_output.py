@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from torchrun_core.cli.error_printer import report
 
 if TYPE_CHECKING:
-    from torchrun_core.runner_control import ControlOutcome
+    from torchrun_core.runner.control import ControlOutcome
 
 
 def add_grace_period_flag(parser: argparse.ArgumentParser) -> None:

@@ -34,7 +34,7 @@ def execute(args: argparse.Namespace) -> int:
     """Delete each handle in turn; one failure does not stop the others."""
     from torchrun_core.limits import check_grace_period
     from torchrun_core.runner import get_runner
-    from torchrun_core.runner_control import ControlOutcome
+    from torchrun_core.runner.control import ControlOutcome
 
     check_grace_period(args.grace_period)  # bad input stops everything before anything
     outcomes: list[ControlOutcome] = []

@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from torchrun_core.component_loader import ComponentHelpRequested
+    from torchrun_core.component_loading.loader import ComponentHelpRequested
 
     with target_runner(args) as runner:
         try:

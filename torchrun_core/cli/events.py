@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from torchrun_core.cli.output import add_json_flag, format_table, format_time, print_json
 
 if TYPE_CHECKING:
-    from torchrun_core.run_record import RunEvent
     from torchrun_core.runner import Runner
+    from torchrun_core.runstore.record import RunEvent
 
 POLL_S = 0.5  # how often --follow asks the scheduler for news
 

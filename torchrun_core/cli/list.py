@@ -11,10 +11,10 @@ from torchrun_core.cli.run_filters import add_run_filters, run_filter_kwargs
 from torchrun_core.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from torchrun_core.run_record import RunPage, RunRecord
+    from torchrun_core.runstore.record import RunPage, RunRecord
 
 DEFAULT_LIMIT = 100
-SORTS = ("newest", "oldest", "name")  # as torchrun_core.run_query.SORTS, without importing it
+SORTS = ("newest", "oldest", "name")  # as torchrun_core.runstore.query.SORTS, without importing it
 
 
 # After the state of a row whose scheduler could not be asked (its recorded state).

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from torchrun_core.cli.output import add_json_flag, format_table, print_json
 
 if TYPE_CHECKING:
-    from torchrun_core.plugins import PluginRegistry
+    from torchrun_core.registry import PluginRegistry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +31,7 @@ def _distributions(registry: PluginRegistry) -> dict[str, str]:
 
 def plugin_report(registry: PluginRegistry) -> dict[str, Any]:
     """Everything ``plugins`` shows, as plain data."""
-    from torchrun_core.plugins import KINDS
+    from torchrun_core.registry import KINDS
 
     names = sorted(n for n, plugin in registry.manager.list_name_plugin() if plugin is not None)
     provides: dict[str, dict[str, list[str]]] = {n: {} for n in names}
@@ -67,7 +67,7 @@ def plugin_report(registry: PluginRegistry) -> dict[str, Any]:
 
 def _component_overrides(registry: PluginRegistry) -> dict[str, tuple[str, list[str]]]:
     """Component name -> (third-party plugin, builtin plugins it overrides): not conflicts."""
-    from torchrun_core.component_discovery import component_table
+    from torchrun_core.component_loading.discovery import component_table
 
     return {
         e.name: (e.winner.plugin, [p.plugin for p in e.overridden])
@@ -110,7 +110,7 @@ def format_report(report: dict[str, Any]) -> str:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from torchrun_core.plugins import get_registry
+    from torchrun_core.registry import get_registry
 
     report = plugin_report(get_registry())
     if args.json:

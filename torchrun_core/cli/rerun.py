@@ -15,9 +15,9 @@ from torchrun_core.cli.app_target import add_scheduler_arguments, parse_cfg
 from torchrun_core.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from torchrun_core.runner_rerun import RerunOverrides
+    from torchrun_core.runner.rerun import RerunOverrides
 
-EVERY_ROLE = "*"  # the same as torchrun_core.runner_rerun.EVERY_ROLE, without importing it
+EVERY_ROLE = "*"  # the same as torchrun_core.runner.rerun.EVERY_ROLE, without importing it
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

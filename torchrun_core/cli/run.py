@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from torchrun_core.component_loader import ComponentHelpRequested, help_if_requested
+    from torchrun_core.component_loading.loader import ComponentHelpRequested, help_if_requested
 
     # COMPONENT --help, read from the component's source: no Runner, no pydantic.
     if not is_app_file(args.component):

@@ -24,7 +24,7 @@ def scheduler_options(name: str) -> list[Any]:
     Raises:
         UnknownSchedulerError: naming the installed schedulers.
     """
-    from torchrun_core.plugins import get_registry
+    from torchrun_core.registry import get_registry
     from torchrun_core.runner import get_runner
 
     factory = get_registry().scheduler_factory(name)
@@ -47,7 +47,7 @@ def every_scheduler_options() -> dict[str, list[Any] | str]:
     One broken plugin must not hide the other schedulers' options.
     """
     from torchrun_core.errors import TorchrunCoreError
-    from torchrun_core.plugins import get_registry
+    from torchrun_core.registry import get_registry
 
     found: dict[str, list[Any] | str] = {}
     for name in get_registry().names("schedulers"):

@@ -136,7 +136,7 @@ def _report(args: argparse.Namespace, app: AppDef | None, problems: list[Problem
 
 
 def execute(args: argparse.Namespace) -> int:
-    from torchrun_core.component_loader import ComponentHelpRequested
+    from torchrun_core.component_loading.loader import ComponentHelpRequested
 
     with target_runner(args) as runner:
         try:

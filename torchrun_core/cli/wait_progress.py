@@ -80,7 +80,7 @@ def wait_showing_progress(
 
 def _timed_out(handle: str, state: AppState | None, timeout: float | None) -> WaitTimeoutError:
     """The error ``Runner.wait`` gives for the whole ``timeout`` (not the last poll's)."""
-    from torchrun_core.runner_calls import wait_timeout
+    from torchrun_core.runner.calls import wait_timeout
     from torchrun_core.specs.handle import parse_handle
     from torchrun_core.specs.state import AppState
 

@@ -14,6 +14,7 @@ from pydantic.config import JsonDict
 from torchrun_core.errors import SpecError
 from torchrun_core.limits import MAX_REPLICAS_PER_APP, MAX_REPLICAS_PER_ROLE
 from torchrun_core.specs.mounts import Mount
+from torchrun_core.specs.named_resources import resolve_named_resource
 from torchrun_core.specs.resource import Resource
 from torchrun_core.specs.retry import RetryPolicy
 from torchrun_core.specs.spec_base import (
@@ -87,11 +88,9 @@ class Role(SpecModel):
 
     @field_validator("resource", mode="before")
     @classmethod
-    def _resolve_named_resource(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            from torchrun_core.plugins import named_resource
-
-            return named_resource(value)
+    def _resolve_named_resource(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):  # a name: see torchrun_core.specs.named_resources
+            return resolve_named_resource(value, info.context)
         return value
 
     # A field validator (not a model validator) so the error names min_replicas;

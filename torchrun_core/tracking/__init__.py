@@ -25,8 +25,8 @@ _EXPORTS = {
     "FileBackend": "torchrun_core.tracking.file_backend",
     "MetricPoint": "torchrun_core.tracking.records",
     "RunContext": "torchrun_core.tracking.records",
-    "TrackerBackend": "torchrun_core.tracking.backend",
-    "TrackingWarning": "torchrun_core.tracking.backend",
+    "TrackerBackend": "torchrun_core.tracking.protocol",
+    "TrackingWarning": "torchrun_core.tracking.protocol",
     "app_run": "torchrun_core.tracking.app_run",
     "reset_app_run": "torchrun_core.tracking.app_run",
 }
@@ -34,8 +34,8 @@ _EXPORTS = {
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from torchrun_core.tracking.app_run import AppRun, app_run, reset_app_run
-    from torchrun_core.tracking.backend import TrackerBackend, TrackingWarning
     from torchrun_core.tracking.file_backend import FileBackend
+    from torchrun_core.tracking.protocol import TrackerBackend, TrackingWarning
     from torchrun_core.tracking.records import Checkpoint, MetricPoint, RunContext
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS)

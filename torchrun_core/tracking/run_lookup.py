@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from torchrun_core.errors import AppNotFoundError
 from torchrun_core.tracking.file_layout import names_job_env, root_of
 
 if TYPE_CHECKING:
@@ -39,11 +40,9 @@ def recorded_file_config(app_json: str | None) -> str | None:
 
 
 def _file_config(store: RunStore, handle: AppHandle) -> str | None:
-    from torchrun_core.runner_calls import app_not_found
-
     record = store.get(str(handle))
     if record is None:
-        raise app_not_found(handle)
+        raise AppNotFoundError.for_handle(handle)
     return recorded_file_config(record.app_json)
 
 

@@ -1,0 +1,35 @@
+"""The ``kubernetes`` scheduler plugin: plain batch/v1 Jobs, no Volcano, no CRDs by default.
+
+Loaded during plugin discovery, so it imports nothing heavy: the scheduler is
+named lazily as a ``"module:attr"`` string and the ``kubernetes`` SDK is
+imported only when a cluster is first contacted (never for a dry run).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from torchrun_core._lazy import lazy_getattr
+from torchrun_core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from torchrun_core.schedulers.kubernetes.options import KubernetesOptions
+    from torchrun_core.schedulers.kubernetes.scheduler import KubernetesScheduler
+
+__all__ = ["KubernetesOptions", "KubernetesScheduler", "torchrun_core_schedulers"]
+
+
+@hookimpl
+def torchrun_core_schedulers() -> dict[str, str]:
+    """The ``kubernetes`` scheduler, named lazily: ``factory(session, **params)``."""
+    return {"kubernetes": "torchrun_core.schedulers.kubernetes.scheduler:KubernetesScheduler"}
+
+
+# The classes are imported on first access only (plugin discovery stays cheap).
+__getattr__ = lazy_getattr(
+    __name__,
+    {
+        "KubernetesScheduler": "torchrun_core.schedulers.kubernetes.scheduler",
+        "KubernetesOptions": "torchrun_core.schedulers.kubernetes.options",
+    },
+)
