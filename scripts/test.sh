@@ -253,6 +253,17 @@ section "mypy --strict: torchrun_core, schedulers, components, example plugin"
         -p torchrun_core -p torchrun_core_example_plugin
 ) | sed -E -e 's#^torchrun_core/(schedulers|components)/#\1/#' -e "s#^$ROOT/##"
 
+# --- layering --------------------------------------------------------------------
+# import-linter checks the contracts in .importlinter (cli above the runner, the
+# runner above the SPI, specs and store; backends independent; no cycles) on the
+# same unpacked wheel, where torchrun_core.schedulers and .components are real
+# directories. tests/test_layering.py also shows a violation failing it.
+section "lint-imports: .importlinter"
+(
+    cd "$WORK/mypy-site"
+    PYTHONPATH=$WORK/mypy-site "$VENV/bin/lint-imports" --no-cache "$ROOT/.importlinter"
+)
+
 # --- docs ----------------------------------------------------------------------
 section "mkdocs build --strict"
 NO_MKDOCS_2_WARNING=1 "$VENV/bin/mkdocs" build --strict --quiet --site-dir "$WORK/site"

@@ -90,11 +90,9 @@ def test_wheel_holds_only_torchrun_core(wheel: Path) -> None:
     top = {n.split("/")[0] for n in names}
     assert top == {"torchrun_core", wheel.name.split("-py")[0] + ".dist-info"}, top
     for installed, source in SOURCE_DIRS.items():
-        for path in source.glob("*.py"):
-            assert f"{installed}/{path.name}" in names, f"{path} is not in the wheel"
-    # Every subpackage of torchrun_core/ must be listed in pyproject's packages.
-    for init in (REPO / "torchrun_core").glob("*/__init__.py"):
-        assert f"torchrun_core/{init.parent.name}/__init__.py" in names, init.parent
+        # Subpackages too: each must be listed in pyproject's packages.
+        for path in source.rglob("*.py"):
+            assert f"{installed}/{path.relative_to(source)}" in names, f"{path} is not in the wheel"
     assert "torchrun_core/py.typed" in names
 
 
@@ -153,5 +151,5 @@ def test_editable_install_imports_mapped_packages(tmp_path: Path) -> None:
             pytest.fail(message)
         pytest.skip(message)
     assert found["top_level"] == []
-    assert Path(found["local"]) == REPO / "schedulers" / "local.py"
+    assert Path(found["local"]) == REPO / "schedulers" / "local" / "__init__.py"
     assert Path(found["utils"]) == REPO / "components" / "utils.py"

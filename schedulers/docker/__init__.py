@@ -9,6 +9,14 @@ SDK is imported only when a daemon is first needed. ``DockerScheduler``,
 It provides the ``docker`` scheduler (``scheduler``) and the
 ``docker`` workspace builder (``workspace``), which turns a directory
 into an image for ``run --workspace DIR``.
+
+The modules of the package, by job:
+
+- ``scheduler``: the Scheduler; ``options``: its options;
+- ``plan`` (+ ``plan_text``): the dry run; ``launch``: create, start and remove;
+- ``state`` / ``appdir``: labels to states, and what labels cannot say;
+- ``logs``: log lines; ``watch``: the event watcher; ``supervisor``: retries;
+- ``client``: the connection and error translation; ``workspace``: the image builder.
 """
 
 from __future__ import annotations

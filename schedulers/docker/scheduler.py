@@ -3,13 +3,8 @@
 What an app is lives on the daemon, in its containers' labels (app id,
 session, role, replica, attempt, retry settings): ``describe`` and ``list``
 are one labelled container list each, from any process. This machine keeps
-only what labels cannot say (see ``docker_appdir``). The SDK is imported when
+only what labels cannot say (see ``appdir``). The SDK is imported when
 a daemon is first needed, never for a dry run.
-
-Modules: ``docker_plan`` (+ ``_text``) the dry run; ``docker_launch`` create,
-start and remove; ``docker_state`` labels to states; ``docker_logs`` log
-lines; ``docker_watch`` the event watcher; ``docker_supervisor`` retries;
-``docker_client`` the connection and error translation.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Input is what one ``GET /containers/json?all=1&filters=label...`` returns:
 per container its labels, ``State`` and ``Status`` ("Exited (1) 3 seconds
 ago"), so that a status costs one API call however many replicas there are.
 Every replica's current container is its highest attempt; older attempts
-stay (stopped) for their logs. The supervisor (``docker_supervisor``) uses
+stay (stopped) for their logs. The supervisor (``supervisor``) uses
 the same :func:`app_view` to decide what to retry.
 """
 

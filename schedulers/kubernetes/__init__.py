@@ -3,6 +3,14 @@
 Loaded during plugin discovery, so it imports nothing heavy: the scheduler is
 named lazily as a ``"module:attr"`` string and the ``kubernetes`` SDK is
 imported only when a cluster is first contacted (never for a dry run).
+
+The modules of the package, by job:
+
+- ``scheduler``: the Scheduler; ``options``: its options; ``capability``: what the server supports;
+- ``plan``: the dry run, choosing ``manifests`` (plain Jobs) or ``jobset``;
+- ``submit``: creating and deleting; ``state``: objects to states;
+- ``logs`` / ``follow``: log lines; ``watch``: the watch-based waiter;
+- ``client``: the connection; ``errors``: error translation; ``text``: messages.
 """
 
 from __future__ import annotations

@@ -5,11 +5,6 @@ An app is its labelled objects on the cluster: ``describe`` is two list calls
 machine keeps only where each app went (namespace, kubeconfig, context) so
 that another process finds it. The SDK is imported when a cluster is first
 contacted, never for a dry run.
-
-Modules: ``kubernetes_manifests`` (+ ``_jobset``) the dry run;
-``kubernetes_state`` objects to states; ``kubernetes_logs`` log lines;
-``kubernetes_watch`` the watch-based waiter; ``kubernetes_client`` the
-connection; ``kubernetes_errors`` error translation.
 """
 
 from __future__ import annotations

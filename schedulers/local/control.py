@@ -1,7 +1,7 @@
 """Talk to a running app's supervisor: watch for state changes, ask it to cancel; delete.
 
 The supervisor listens on an abstract unix socket (see
-``local_state.socket_address``). It sends a byte to every connected client
+``state.socket_address``). It sends a byte to every connected client
 after each ``state.json`` write and closes all connections when it exits.
 A client that connects before reading the state therefore never misses a
 change. When nobody listens (the app is over, or its supervisor died) the

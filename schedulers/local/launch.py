@@ -4,7 +4,7 @@ The launcher prepares everything a reader needs before ``schedule``
 returns: the app dir, the initial ``state.json``, the supervisor lock (held)
 and the bound listening socket. It then hands the
 plan, its environment and those descriptors to the spawner
-(``local_spawner``), a helper forked once per launcher process, which
+(``spawner``), a helper forked once per launcher process, which
 forks the app's supervisor. The launcher never waits for an interpreter to
 boot, and pays neither a fork nor copy-on-write faults per app.
 """

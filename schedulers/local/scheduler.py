@@ -1,7 +1,7 @@
 """The ``local`` scheduler: each replica is a process on this machine.
 
 Apps live in ``<state_dir>/local/<session>/<app_id>/``. A detached
-supervisor per app (``local_supervisor``) owns the replicas and writes
+supervisor per app (``supervisor``) owns the replicas and writes
 ``state.json``; every method here only reads that dir or talks to the
 supervisor's socket, so any later process can observe and control an app.
 """

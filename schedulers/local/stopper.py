@@ -3,7 +3,7 @@
 Two reaches, with one deadline: each replica's process group (what a
 replica starts stays in it, unless it calls ``setsid``), and, when the app
 ends or restarts every replica, every process still descended from the
-supervisor (see ``local_descendants``). Standard library only: used inside
+supervisor (see ``descendants``). Standard library only: used inside
 the forked supervisor.
 """
 

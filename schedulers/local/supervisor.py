@@ -1,6 +1,6 @@
 """The per-app supervisor: runs the replicas of one local app until it ends.
 
-It runs in a process forked from the launcher (see ``local_launch``) and
+It runs in a process forked from the launcher (see ``launch``) and
 uses only the standard library, no threads: one ``selectors`` loop reads the
 replicas' pipes into log files, reaps exits (SIGCHLD via a wakeup fd),
 applies the retry policy, serves watchers and cancel requests on the app's

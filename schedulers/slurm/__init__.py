@@ -8,6 +8,15 @@ when an SSH connection is first made (never for a dry run).
 It provides the ``slurm`` scheduler (``scheduler``) and the ``slurm``
 workspace builder (``workspace``), which syncs a directory into the
 app's job dir for ``run --workspace DIR``.
+
+The modules of the package, by job:
+
+- ``scheduler``: the Scheduler; ``options``: its options;
+- ``script``: the sbatch script; ``status``: squeue/sacct parsing;
+- ``jobdir``: what the job dir says; ``app_status``: both to AppStatus;
+- ``record``: what this machine keeps of each app; ``control``: cancel and delete;
+- ``logs``: log lines over SFTP; ``workspace``: the workspace sync;
+- ``ssh_target`` / ``ssh_transport`` (and ``local_transport``): how commands reach the login node.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 srun returns one exit code per step, the largest of its tasks'. So that each
 replica keeps its own, every task writes its code to ``<role>-<rank>.rc`` in
 the job dir, and the batch script folds those files into the job's comment
-when the step ends (see :mod:`slurm_script`), where status reads them from
+when the step ends (see :mod:`script`), where status reads them from
 the same squeue/sacct round trip as everything else.
 """
 

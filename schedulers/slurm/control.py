@@ -13,7 +13,7 @@ process left on any node.
   each of its steps once the grace has passed, then ``scancel``. So an
   override honours its own length whatever KillWait is.
 
-Either way the task shells outlive SIGTERM (see ``slurm_script``), so a
+Either way the task shells outlive SIGTERM (see ``script``), so a
 process that ignores it is still in the job's process tree when the
 SIGKILL comes, on proctrack/linuxproc as on pgid or cgroup clusters.
 """

@@ -8,14 +8,8 @@ leader's). What an app is lives in Slurm: the job's comment carries the tag
 leaves its outcome in the job dir, so that nothing depends on how the site
 configured Slurm (job comments in accounting, ``MinJobAge``). This machine
 keeps, per app, where it went (the connection target) and its job dir
-(:mod:`slurm_record`), so a run is found again from any process. Status of
+(:mod:`record`), so a run is found again from any process. Status of
 any number of apps on one cluster is one SSH round trip.
-
-Modules: ``slurm_options`` options; ``slurm_script`` the sbatch script;
-``slurm_status`` squeue/sacct parsing; ``slurm_jobdir`` what the job dir
-says; ``slurm_app_status`` both to AppStatus; ``slurm_record`` what this
-machine keeps of each app; ``slurm_control`` cancel and delete;
-``slurm_logs`` log lines over SFTP; ``slurm_workspace`` the workspace sync.
 """
 
 from __future__ import annotations
@@ -239,7 +233,7 @@ class SlurmScheduler(Scheduler[SlurmOptions]):
         self._stop(app_id, grace_period)
 
     def _stop(self, app_id: str, grace_period: float | None) -> None:
-        """Stop the app; returns once Slurm runs nothing of it any more (see slurm_control)."""
+        """Stop the app; returns once Slurm runs nothing of it any more (see control)."""
         from torchrun_core.schedulers.slurm.control import stop_app
 
         record, _, job_dir = self.locate(app_id)

@@ -83,7 +83,7 @@ class SlurmJob:
 
 def status_command(job_ids: Iterable[str], job_dirs: Mapping[str, str] | None = None) -> str:
     """One shell command printing ``id -un``, ``squeue --json``, sacct for ``job_ids``,
-    then what each of ``job_dirs`` (app id -> dir) holds (:mod:`slurm_jobdir`)."""
+    then what each of ``job_dirs`` (app id -> dir) holds (:mod:`jobdir`)."""
     ids = ",".join(shlex.quote(j) for j in job_ids)
     sacct = (
         f"sacct --parsable2 --noheader -X --format={SACCT_FIELDS} -j {ids} 2>/dev/null"

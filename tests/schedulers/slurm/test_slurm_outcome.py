@@ -3,7 +3,7 @@
 Stock clusters keep no job comment in accounting and forget finished jobs
 after ``MinJobAge``; a controller can be down. These cases are built from
 the records squeue/sacct give and what the batch script and cancel leave in
-the job dir (:mod:`slurm_jobdir`), so each rule is checked on its own; the
+the job dir (:mod:`jobdir`), so each rule is checked on its own; the
 cluster tests check the same end to end.
 """
 
