@@ -5,7 +5,8 @@ to ``/workspace``, made the working dir. The build context is a tar made in
 memory (no temporary files) and sent through the SDK. The image is tagged
 ``torchrun-core-workspace:<hash>``, the hash covering the base image's id and
 every file's path, mode and content, so an unchanged workspace is never built
-twice. ``.dockerignore`` in DIR keeps files out (see ``torchrun_core.schedulers.shared.dockerignore``).
+twice. ``.dockerignore`` in DIR keeps files out (see
+``torchrun_core.schedulers.shared.dockerignore``).
 
 Archive entries are relative paths inside DIR, never ``..`` or absolute;
 symlinks are stored as links (their targets are not read), and sockets,
