@@ -158,4 +158,4 @@ class MovedModuleFinder:
 def install() -> None:
     """Put the finder on ``sys.meta_path`` once (first, ahead of the path finders)."""
     if MovedModuleFinder not in sys.meta_path:
-        sys.meta_path.insert(0, MovedModuleFinder)  # type: ignore[arg-type]
+        sys.meta_path.insert(0, MovedModuleFinder)
