@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import engine_command, isolated_state_dir, report_seconds
-from bench_kubernetes import TEST_KUBECONFIG
+from bench_kubernetes import TEST_KUBECONFIG, _cluster
 
 from torchrun_core import AppDef, Role, get_runner
 from torchrun_core.runner import Runner
@@ -145,8 +145,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG") or TEST_KUBECONFIG)
     args = parser.parse_args()
-    if not Path(args.kubeconfig).exists():
-        print(f"kubernetes field figures skipped: no kubeconfig at {args.kubeconfig}")
+    # A kubeconfig left by an earlier cluster is not a cluster: ask it first.
+    if not Path(args.kubeconfig).exists() or _cluster(args.kubeconfig) is None:
+        print(f"kubernetes field figures skipped: no cluster answers at {args.kubeconfig}")
         return
     os.environ["KUBECONFIG"] = args.kubeconfig
     with isolated_state_dir(), get_runner("bench") as runner:

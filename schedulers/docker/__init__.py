@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from torchrun_core._lazy import lazy_getattr
-from torchrun_core.hookspecs import hookimpl
+from torchrun_core.plugin import hookimpl
 
 if TYPE_CHECKING:
     from torchrun_core.schedulers.docker.options import DockerOptions
