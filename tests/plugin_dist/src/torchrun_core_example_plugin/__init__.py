@@ -7,7 +7,7 @@ and the modules behind them (which import pydantic) load only when used.
 
 from __future__ import annotations
 
-from torchrun_core import hookimpl
+from torchrun_core.plugin import hookimpl
 
 
 @hookimpl

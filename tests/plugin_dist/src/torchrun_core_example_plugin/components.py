@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torchrun_core import AppDef, Resource, Role
+from torchrun_core.plugin import AppDef, Resource, Role
 
 
 def hello(name: str = "world", replicas: int = 1) -> AppDef:

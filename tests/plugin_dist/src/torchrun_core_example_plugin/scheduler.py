@@ -21,21 +21,21 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from torchrun_core import (
+from torchrun_core.plugin import (
     AppDef,
     AppDryRunInfo,
     AppState,
     AppStatus,
+    InvalidInputError,
+    ListedApp,
     Macros,
     ReplicaStatus,
     RoleStatus,
     Scheduler,
     SchedulerOptions,
     Stream,
+    state_dir,
 )
-from torchrun_core.errors import InvalidInputError
-from torchrun_core.paths import state_dir
-from torchrun_core.scheduler import ListedApp
 
 _APP_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

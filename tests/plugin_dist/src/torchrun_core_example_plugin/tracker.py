@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from torchrun_core.tracking import RunContext
+from torchrun_core.plugin import RunContext
 
 
 class ExampleTracker:
