@@ -7,7 +7,8 @@ so a plugin module loaded during discovery stays cheap.
 
 - hooks: :data:`hookimpl`, :class:`RunnerEvent`;
 - schedulers: :class:`Scheduler`, :class:`SchedulerOptions`, :class:`OptionInfo`,
-  :class:`Stream`, :class:`Watcher`, :class:`ListedApp`, :func:`state_dir`;
+  :class:`Stream`, :class:`Watcher`, :class:`ListedApp`, :class:`TrackerRoot`,
+  :func:`state_dir`;
 - the app specs a scheduler reads and returns: :class:`AppDef`, :class:`Role`,
   :class:`Resource`, :class:`Macros`, :class:`AppDryRunInfo`, :class:`AppState`,
   :class:`AppStatus`, :class:`RoleStatus`, :class:`ReplicaStatus`;
@@ -52,6 +53,7 @@ _EXPORTS = {
     "Scheduler": "torchrun_core.scheduler",
     "SchedulerOptions": "torchrun_core.scheduler",
     "Stream": "torchrun_core.scheduler",
+    "TrackerRoot": "torchrun_core.specs.tracker_root",
     "Watcher": "torchrun_core.scheduler",
     "state_dir": "torchrun_core.paths",
     "AppDef": "torchrun_core.specs.app",
@@ -109,6 +111,7 @@ if TYPE_CHECKING:
     from torchrun_core.specs.resource import Resource
     from torchrun_core.specs.state import AppState
     from torchrun_core.specs.status import AppStatus, ReplicaStatus, RoleStatus
+    from torchrun_core.specs.tracker_root import TrackerRoot
     from torchrun_core.tracking.protocol import TrackerBackend, TrackingWarning
     from torchrun_core.tracking.records import RunContext
     from torchrun_core.workspace_builder import WorkspaceBuilder, WorkspaceBuilderFactory
@@ -149,6 +152,7 @@ __all__ = [
     "Stream",
     "TorchrunCoreError",
     "TrackerBackend",
+    "TrackerRoot",
     "TrackingWarning",
     "UnexpectedStateError",
     "UnknownSchedulerError",

@@ -1,11 +1,10 @@
 """The plugin SDK as a stranger uses it: only the documented imports, only docs/plugins.md.
 
 The example plugin (``tests/plugin_dist``, installed like any third-party
-distribution) stands for plugins written against today's documented
-modules: ``torchrun_core``, ``torchrun_core.errors``, ``torchrun_core.paths``,
-``torchrun_core.scheduler`` and ``torchrun_core.tracking``. These tests keep
-it working end to end (its tracker inside a real job on the local scheduler),
-keep it to those imports, and keep the guide's contract tables true to the
+distribution) stands for plugins written against the documented module for
+plugin authors, ``torchrun_core.plugin`` (the older paths still work: see
+tests/test_moved_paths.py). These tests keep it working end to end (its
+tracker inside a real job on the local scheduler), keep it to that import, and keep the guide's contract tables true to the
 code (issue 13, item 15 and its closing requirement).
 """
 
@@ -28,13 +27,7 @@ from torchrun_core.runner import Runner
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_SRC = REPO / "tests" / "plugin_dist" / "src" / "torchrun_core_example_plugin"
 GUIDE = REPO / "docs" / "plugins.md"
-DOCUMENTED = {
-    "torchrun_core",
-    "torchrun_core.errors",
-    "torchrun_core.paths",
-    "torchrun_core.scheduler",
-    "torchrun_core.tracking",
-}
+DOCUMENTED = {"torchrun_core.plugin"}
 
 
 @pytest.fixture
