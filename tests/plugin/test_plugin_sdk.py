@@ -4,8 +4,8 @@ The example plugin (``tests/plugin_dist``, installed like any third-party
 distribution) stands for plugins written against the documented module for
 plugin authors, ``torchrun_core.plugin`` (the older paths still work: see
 tests/test_moved_paths.py). These tests keep it working end to end (its
-tracker inside a real job on the local scheduler), keep it to that import, and keep the guide's contract tables true to the
-code (issue 13, item 15 and its closing requirement).
+tracker inside a real job on the local scheduler), keep it to that import,
+and keep the guide's contract tables true to the code (issue 13, item 15).
 """
 
 from __future__ import annotations
