@@ -16,7 +16,7 @@ import pytest
 
 from torchrun_core.schedulers.kubernetes.manifests import LABEL_APP
 
-K8S_SH = Path(__file__).resolve().parents[2] / "scripts" / "engines" / "k8s.sh"
+K8S_SH = Path(__file__).resolve().parents[3] / "scripts" / "engines" / "k8s.sh"
 
 
 def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
