@@ -6,11 +6,38 @@ name below is imported on first access.
 
 from __future__ import annotations
 
-from torchrun_core import _moved
+import sys
+
 from torchrun_core._lazy import lazy_getattr
 from torchrun_core.specs import named_resources as _named_resources
 
-_moved.install()  # old module paths (before the regrouping into packages) still import
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms); mypy honours it
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
+
+class _MovedModuleFinder:
+    """Old module paths (before the regrouping into packages) still import: see ``_moved``.
+
+    Last on ``sys.meta_path``, so only a name that no real module has reaches
+    it, and the table of old names is loaded only then.
+    """
+
+    @classmethod
+    def find_spec(
+        cls, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if not name.startswith("torchrun_core."):
+            return None
+        from torchrun_core._moved import spec_for
+
+        return spec_for(name)
+
+
+if _MovedModuleFinder not in sys.meta_path:
+    sys.meta_path.append(_MovedModuleFinder)
 
 
 def _named_resource_from_plugins(name: str) -> Resource:
@@ -81,9 +108,6 @@ __all__ = [
 ]
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS)
-
-# typing.TYPE_CHECKING without importing typing (~5 ms); mypy honours the name.
-TYPE_CHECKING = False
 
 
 def __dir__() -> list[str]:

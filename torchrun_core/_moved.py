@@ -4,21 +4,20 @@ Modules were regrouped into one package per concern (``runner/``,
 ``runstore/``, ``config/``, ``component_loading/``, ``registry/``, and one
 package per builtin scheduler). Code written against an old path, such as
 ``torchrun_core.schedulers.local_scheduler`` or ``torchrun_core.runner_control``,
-keeps working: the finder below answers an old name with the module at its
-new path (the same module object, not a copy) and warns once with a
-``DeprecationWarning`` naming the new path. ``torchrun_core/__init__`` installs
-it; it costs nothing until an old name is imported.
+keeps working: the finder that ``torchrun_core/__init__`` puts last on
+``sys.meta_path`` calls :func:`spec_for` for a name no real module has, which
+answers an old name with the module at its new path (the same module object,
+not a copy) and warns with a ``DeprecationWarning`` naming the new path. This
+module is imported only then, so the table costs nothing to other imports.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
 import warnings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from importlib.machinery import ModuleSpec
     from types import ModuleType
 
@@ -140,22 +139,11 @@ class _AliasLoader:
         module.__spec__ = self.new_spec
 
 
-class MovedModuleFinder:
-    """A ``sys.meta_path`` finder for the names in :data:`MOVED`."""
+def spec_for(name: str) -> ModuleSpec | None:
+    """The spec that imports old module ``name`` as its new module; None for other names."""
+    new_name = MOVED.get(name[len(_ROOT) :]) if name.startswith(_ROOT) else None
+    if new_name is None:
+        return None
+    from importlib.machinery import ModuleSpec
 
-    @classmethod
-    def find_spec(
-        cls, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
-    ) -> ModuleSpec | None:
-        new_name = MOVED.get(name[len(_ROOT) :]) if name.startswith(_ROOT) else None
-        if new_name is None:
-            return None
-        from importlib.machinery import ModuleSpec
-
-        return ModuleSpec(name, _AliasLoader(_ROOT + new_name))  # type: ignore[arg-type]
-
-
-def install() -> None:
-    """Put the finder on ``sys.meta_path`` once (first, ahead of the path finders)."""
-    if MovedModuleFinder not in sys.meta_path:
-        sys.meta_path.insert(0, MovedModuleFinder)
+    return ModuleSpec(name, _AliasLoader(_ROOT + new_name))  # type: ignore[arg-type]
