@@ -113,6 +113,52 @@ else
     echo "warning: no docker engine: the docker tests skip (and fail under CI=true)" >&2
 fi
 
+# PREV_EXIT_TRAP: the command of the EXIT trap set so far (":" for none).
+previous_exit_trap() {
+    local current
+    current=$(trap -p EXIT)
+    current=${current#trap -- }
+    eval "set -- ${current% EXIT}"
+    PREV_EXIT_TRAP=${1:-:}
+}
+
+# registry: two container registries on 127.0.0.1 (Debian's docker-registry,
+# CNCF distribution; scripts/engines/registry.sh): one plain, one with htpasswd
+# auth whose password stays in a 0600 file. The test dockerd pushes to them
+# over plain HTTP (allowed on loopback). Their Debian packages are installed
+# when missing. Only registries started here are stopped at exit (their EXIT
+# trap runs before the ones set above).
+registry_packages=()
+command -v docker-registry >/dev/null || registry_packages+=(docker-registry)
+command -v htpasswd >/dev/null || registry_packages+=(apache2-utils)
+if [ "${#registry_packages[@]}" -gt 0 ]; then
+    section "apt-get install ${registry_packages[*]}"
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${registry_packages[@]}" >/dev/null
+    else
+        echo "warning: cannot install ${registry_packages[*]} (needs root and apt-get)" >&2
+    fi
+fi
+section "engine: registry (plain and htpasswd, on 127.0.0.1)"
+REGISTRY_SH=$ROOT/scripts/engines/registry.sh
+if registry_env=$(bash "$REGISTRY_SH" status); then
+    : # already running: reuse it, leave it running
+else
+    # Trap first: a failed start may have left one of the two running.
+    # Its own copy: PREV_EXIT_TRAP is overwritten by the next engine's trap.
+    previous_exit_trap
+    REGISTRY_PREV_EXIT_TRAP=$PREV_EXIT_TRAP
+    trap 'bash "$REGISTRY_SH" stop; eval "$REGISTRY_PREV_EXIT_TRAP"' EXIT
+    registry_env=$(bash "$REGISTRY_SH" start) || registry_env=""
+fi
+if [ -n "$registry_env" ]; then
+    while IFS= read -r registry_line; do export "${registry_line?}"; done <<<"$registry_env"
+    echo "$registry_env" # addresses, user and the password's file: never the password
+else
+    echo "warning: no test registries: their tests skip (and fail under CI=true)" >&2
+fi
+
 # slurm: 2-node clusters on this host (munged, slurmctld, two slurmd, and
 # slurmdbd on a private mariadbd for sacct) reached
 # through an sshd on 127.0.0.1 (key-only, an unprivileged test user with a plain
@@ -181,14 +227,6 @@ done
 # when the docker engine is up; only a cluster started here is stopped at exit
 # (its EXIT trap runs before the ones set above).
 K8S_SH=$ROOT/scripts/engines/k8s.sh
-# PREV_EXIT_TRAP: the command of the EXIT trap set so far (":" for none).
-previous_exit_trap() {
-    local current
-    current=$(trap -p EXIT)
-    current=${current#trap -- }
-    eval "set -- ${current% EXIT}"
-    PREV_EXIT_TRAP=${1:-:}
-}
 export TORCHRUN_CORE_K8S_BINARIES=${TORCHRUN_CORE_K8S_BINARIES:-$ROOT/../shared/k8s}
 if [ -n "${TORCHRUN_CORE_TEST_DOCKER_HOST:-}" ]; then
     if ! command -v etcd >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
