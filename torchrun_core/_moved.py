@@ -57,7 +57,7 @@ MOVED: dict[str, str] = {
     "runstore_schema": "runstore.schema",
     "scheduler_pool": "runner.scheduler_pool",
     "schedulers.docker_appdir": "schedulers.docker.appdir",
-    "schedulers.docker_client": "schedulers.docker.client",
+    "schedulers.docker_client": "schedulers.shared.docker_daemon",
     "schedulers.docker_ignore": "schedulers.shared.dockerignore",
     "schedulers.docker_launch": "schedulers.docker.launch",
     "schedulers.docker_logs": "schedulers.docker.logs",

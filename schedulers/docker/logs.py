@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from torchrun_core.schedulers.docker.client import translated
+from torchrun_core.schedulers.shared.docker_daemon import translated
 
 if TYPE_CHECKING:
     from docker import APIClient

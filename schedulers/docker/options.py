@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from torchrun_core.limits import MAX_GRACE_PERIOD_S
 from torchrun_core.scheduler import SchedulerOptions
+from torchrun_core.schedulers.shared.image_repo import DESCRIPTION, check_image_repo
 
 PullPolicy = Literal["never", "if-not-present", "always"]
 HOST_NETWORK = "host"
@@ -63,12 +64,20 @@ class DockerOptions(SchedulerOptions):
         default="if-not-present",
         description="pull images never, only when missing on the daemon, or always",
     )
+    image_repo: str | None = Field(
+        default=None, description=DESCRIPTION + " (without it the image stays on the daemon)"
+    )
     grace_period: int = Field(
         default=10,
         ge=0,
         le=MAX_GRACE_PERIOD_S,  # the daemon's stop timeout is a bounded int
         description="seconds between SIGTERM and SIGKILL when stopping",
     )
+
+    @field_validator("image_repo")
+    @classmethod
+    def _repo(cls, value: str | None) -> str | None:
+        return check_image_repo(value)
 
     @field_validator("shm_size", mode="before")
     @classmethod

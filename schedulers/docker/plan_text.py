@@ -5,8 +5,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from torchrun_core.schedulers.docker.client import daemon_address
 from torchrun_core.schedulers.docker.plan import ContainerSpec, DockerPlan
+from torchrun_core.schedulers.shared.docker_daemon import daemon_address
 from torchrun_core.specs.dryrun import REDACTED, is_secret_key
 
 

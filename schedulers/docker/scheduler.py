@@ -36,12 +36,6 @@ from torchrun_core.schedulers.docker.appdir import (
     AppDir,
     session_dir,
 )
-from torchrun_core.schedulers.docker.client import (
-    connect,
-    daemon_address,
-    on_this_machine,
-    translated,
-)
 from torchrun_core.schedulers.docker.launch import app_filters
 from torchrun_core.schedulers.docker.options import DockerOptions
 from torchrun_core.schedulers.docker.plan import (
@@ -56,6 +50,12 @@ from torchrun_core.schedulers.docker.plan import (
 )
 from torchrun_core.schedulers.docker.plan_text import format_plan
 from torchrun_core.schedulers.docker.state import AppView, app_view, group_by_app, status_dict
+from torchrun_core.schedulers.shared.docker_daemon import (
+    connect,
+    daemon_address,
+    on_this_machine,
+    translated,
+)
 from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.dryrun import AppDryRunInfo
 from torchrun_core.specs.status import AppStatus, mark_stopped_siblings

@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 from torchrun_core.errors import TorchrunCoreError
 from torchrun_core.schedulers.docker.appdir import CANCEL_FILE, FAILED_FILE, AppDir
-from torchrun_core.schedulers.docker.client import connect, daemon_address, translated
 from torchrun_core.schedulers.docker.launch import app_filters, create, each, start
 from torchrun_core.schedulers.docker.plan import (
     ATTEMPT_ENV,
@@ -43,6 +42,7 @@ from torchrun_core.schedulers.docker.plan import (
 )
 from torchrun_core.schedulers.docker.state import AppView, ReplicaView, app_view
 from torchrun_core.schedulers.docker.watch import EventWatcher
+from torchrun_core.schedulers.shared.docker_daemon import connect, daemon_address, translated
 from torchrun_core.specs.state import AppState
 
 if TYPE_CHECKING:

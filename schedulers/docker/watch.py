@@ -16,8 +16,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from torchrun_core.scheduler import Watcher
-from torchrun_core.schedulers.docker.client import translated
 from torchrun_core.schedulers.docker.plan import LABEL_APP, LABEL_SESSION
+from torchrun_core.schedulers.shared.docker_daemon import translated
 
 if TYPE_CHECKING:
     from docker import APIClient

@@ -1,7 +1,9 @@
-"""The docker scheduler's connection to a daemon, and the translation of the SDK's errors.
+"""A connection to a docker daemon, and the translation of the docker SDK's errors.
 
-This is the only module that imports the ``docker`` SDK, and it does so
-when a client is first made: plugin discovery and dry runs never import it.
+Shared: the docker scheduler runs containers through it, and the workspace
+image builders (docker, kubernetes) build and push through it. The ``docker``
+SDK is imported when a client is first made: plugin discovery and dry runs
+never import it.
 Every SDK exception is turned here into one error of
 :mod:`torchrun_core.errors`, one line naming the daemon and what failed.
 """

@@ -9,6 +9,7 @@ pattern matching a directory matches everything below it.
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
 from dataclasses import dataclass
@@ -80,12 +81,13 @@ def parse_rules(text: str) -> list[IgnoreRule]:
     return rules
 
 
-def read_rules(root: Path) -> list[IgnoreRule]:
-    """The rules of ``root/.dockerignore``; none when it does not exist."""
-    try:
-        return parse_rules((root / IGNORE_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
+def read_rules(root: Path, names: tuple[str, ...] = (IGNORE_FILE,)) -> list[IgnoreRule]:
+    """The rules of the ignore files ``names`` in ``root``, in that order; missing ones add none."""
+    rules: list[IgnoreRule] = []
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            rules += parse_rules((root / name).read_text(encoding="utf-8"))
+    return rules
 
 
 def is_ignored(rel_path: str, rules: list[IgnoreRule]) -> bool:

@@ -9,7 +9,7 @@ import pytest
 
 from torchrun_core.components.utils import sh
 from torchrun_core.runner import Runner, get_runner
-from torchrun_core.schedulers.docker.client import on_this_machine
+from torchrun_core.schedulers.shared.docker_daemon import on_this_machine
 from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.mounts import BindMount, VolumeMount
 

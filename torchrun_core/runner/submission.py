@@ -12,7 +12,7 @@ from typing import Any
 from torchrun_core.runner import write_ahead
 from torchrun_core.runner.base import RunnerBase
 from torchrun_core.runner.calls import ApiCall, backend_errors
-from torchrun_core.runner.workspace import build_workspace
+from torchrun_core.runner.workspace import plan_workspace, realize_workspace
 from torchrun_core.specs.app import AppDef
 from torchrun_core.specs.dryrun import AppDryRunInfo
 from torchrun_core.specs.handle import AppHandle
@@ -33,7 +33,7 @@ class RunnerSubmission(RunnerBase):
         """The scheduler-native request for ``app``, with the tracker env in every role.
 
         With ``workspace`` (a directory), the scheduler's workspace builder
-        first turns it into the roles' image (docker: builds it).
+        plans the roles' image; nothing is built or pushed until ``schedule``.
         """
         with self._api("dryrun", scheduler):
             return self._dryrun(app, scheduler, cfg, parent_run_id, workspace)
@@ -47,8 +47,10 @@ class RunnerSubmission(RunnerBase):
         workspace: str | None = None,
     ) -> AppDryRunInfo[Any]:
         sched = self.scheduler(scheduler)
-        if workspace is not None:
-            app = build_workspace(self.registry, sched, app, workspace, cfg)
+        plan = None
+        if workspace is not None:  # planned only: schedule builds and pushes (realize)
+            plan = plan_workspace(self.registry, sched, app, workspace, cfg)
+            app = plan.app
         trackers = tracker_env.resolve_trackers(self._tracker_config)
         with backend_errors(scheduler, "dryrun"):
             app, trackers, notes = tracker_env.place_file_tracker(sched, app, cfg, trackers)
@@ -59,6 +61,9 @@ class RunnerSubmission(RunnerBase):
         with backend_errors(scheduler, "dryrun"):
             info = sched.dryrun(app, cfg)
         info.notes.extend(notes)
+        if plan is not None:
+            info.notes.extend(plan.notes)
+            info.pending_build = plan.realize
         return info
 
     def schedule(self, dryrun_info: AppDryRunInfo[Any]) -> AppHandle:
@@ -78,6 +83,13 @@ class RunnerSubmission(RunnerBase):
         # Write-ahead (torchrun_core.runner.write_ahead): an app that cannot be recorded
         # is never launched, and a crash mid-launch leaves a record to resolve.
         sched = self.scheduler(info.scheduler, info.session or None)
+        if info.pending_build is not None:
+            # The workspace was only planned: build and push it, then submit a dry
+            # run of the app that runs it (pinned by digest).
+            built = realize_workspace(sched, info.pending_build, info.app)
+            with backend_errors(info.scheduler, "dryrun"):
+                notes, info = info.notes, sched.dryrun(built, info.cfg)
+            info.notes[:0] = notes
         return write_ahead.submit(self.store, sched, info, call.target)
 
     def run(

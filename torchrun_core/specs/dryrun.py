@@ -58,6 +58,9 @@ class AppDryRunInfo(Generic[RequestT]):
     app_id: str | None = None  # fixed at dry run when the scheduler picks ids up front
     # One line each for the user, not part of the request (e.g. the file tracker is off).
     notes: list[str] = field(default_factory=list)
+    # Work the dry run planned but did not do (a workspace image to build and push):
+    # the Runner's schedule calls it with ``app`` and submits a new dry run of what it returns.
+    pending_build: Callable[[AppDef], AppDef] | None = field(default=None, repr=False)
 
     def __str__(self) -> str:
         text = self.formatter(self.request)

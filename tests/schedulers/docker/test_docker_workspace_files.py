@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from torchrun_core.schedulers.docker.workspace import workspace_tar
 from torchrun_core.schedulers.shared.dockerignore import is_ignored, parse_rules
+from torchrun_core.schedulers.shared.workspace_files import workspace_tar
 
 
 @pytest.mark.parametrize(
