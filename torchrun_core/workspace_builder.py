@@ -36,6 +36,11 @@ class WorkspaceBuilder(Protocol):
         ...
 
 
+#: AppDef metadata a builder that replaces role images sets: JSON ``{role: image before}``,
+#: so that ``rerun --workspace`` adds the new workspace to the original images.
+BASES_METADATA = "torchrun_core.workspace_bases"
+
+
 @dataclass
 class WorkspacePlan:
     """What a dry run knows of a workspace: the app to show, and how to make it real.
@@ -71,6 +76,7 @@ class PlanningWorkspaceBuilder(WorkspaceBuilder, Protocol):
 WorkspaceBuilderFactory = Callable[[Any], WorkspaceBuilder]
 
 __all__ = [
+    "BASES_METADATA",
     "PlanningWorkspaceBuilder",
     "WorkspaceBuilder",
     "WorkspaceBuilderFactory",

@@ -25,7 +25,7 @@ from torchrun_core.schedulers.shared.workspace_image import (
     realize_image,
 )
 from torchrun_core.specs.app import AppDef
-from torchrun_core.workspace_builder import WorkspacePlan
+from torchrun_core.workspace_builder import BASES_METADATA, WorkspacePlan
 
 if TYPE_CHECKING:
     from torchrun_core.schedulers.docker.scheduler import DockerScheduler
@@ -41,8 +41,6 @@ __all__ = [
     "workspace_root",
 ]
 
-#: AppDef metadata: each role's image before its workspace was added (rerun --workspace).
-BASES_METADATA = "torchrun_core.workspace_bases"
 
 
 class DockerWorkspaceBuilder:
