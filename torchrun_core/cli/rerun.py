@@ -49,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="set an env var in every role (also how to give secret values again); repeatable",
     )
+    parser.add_argument(
+        "--workspace",
+        metavar="DIR",
+        help="build DIR into the roles' original images afresh "
+        "(without it, a workspace run reruns the image it ran, by digest)",
+    )
     parser.add_argument("--wait", action="store_true", help="stream the output, wait for the end")
     parser.add_argument("--dryrun", action="store_true", help="print what would run; submit none")
     parser.add_argument("--json", action="store_true", help="with --dryrun: print it as JSON")
@@ -65,6 +71,7 @@ def execute(args: argparse.Namespace) -> int:
         "replicas": {role: _count(n, item) for role, n, item in _pairs(args.replicas, "=")},
         "resources": _resources(args.resource),
         "env": _env(args.env),
+        "workspace": args.workspace,
     }
     with get_runner(tracker_config=load_config().tracker_config()) as runner:
         info = runner.dryrun_rerun(args.handle, **overrides)

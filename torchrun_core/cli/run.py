@@ -44,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workspace",
         metavar="DIR",
-        help="build DIR into the roles' image first (docker: an image FROM each role's image)",
+        help="run DIR's files: docker and kubernetes build it into each role's image "
+        "(pushed to --cfg image_repo, run by digest), slurm syncs it",
     )
     parser.add_argument("--json", action="store_true", help="with --dryrun: print it as JSON")
     add_target_arguments(parser, "run")

@@ -10,6 +10,7 @@ run is recorded as a child of the old one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -19,6 +20,7 @@ from torchrun_core.runner.submission import RunnerSubmission
 from torchrun_core.specs.handle import AppHandle, parse_handle
 from torchrun_core.specs.mounts import BindMount
 from torchrun_core.tracking import env as tracker_env
+from torchrun_core.workspace_builder import BASES_METADATA
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -48,6 +50,8 @@ class RerunOverrides(TypedDict, total=False):
             the role's (``{"trainer": {"memMB": 4096}}``; ``"*"``: every role).
         env: env vars set in every role (also the values of secret env vars,
             which the store keeps only as ``***``).
+        workspace: a directory to build into the roles' images afresh; without
+            it a workspace run reruns the very image it ran (its digest).
     """
 
     scheduler: str | None
@@ -55,6 +59,7 @@ class RerunOverrides(TypedDict, total=False):
     replicas: Mapping[str, int] | None
     resources: Mapping[str, ResourceOverride | BaseModel] | None
     env: Mapping[str, str] | None
+    workspace: str | None
 
 
 _OVERRIDE_KEYS = frozenset(RerunOverrides.__annotations__)
@@ -121,7 +126,10 @@ class RunnerRerun(RunnerSubmission):
             env=overrides.get("env"),
         )
         _check_no_redacted(parsed, "env var", _secret_env(app), "--env KEY=VALUE")
-        return self._dryrun(app, target, new_cfg, str(parsed))
+        workspace = overrides.get("workspace")
+        if workspace:
+            app = with_base_images(app)  # the new workspace goes on the original images
+        return self._dryrun(app, target, new_cfg, str(parsed), workspace)
 
 
 def injected_keys(env: Mapping[str, str]) -> set[str]:
@@ -239,3 +247,18 @@ def _check_no_redacted(
             f"{'cfg' if option.startswith('--cfg') else 'env'}={{...}}))",
             handle=str(handle),
         )
+
+
+def with_base_images(app: AppDef) -> AppDef:
+    """``app`` with the role images its workspace builder started from (BASES_METADATA).
+
+    An app without the record (never built from a workspace) is returned as it is.
+    """
+    bases = json.loads(app.metadata.get(BASES_METADATA) or "{}")
+    if not bases:
+        return app
+    roles = [r.model_dump() | {"image": bases.get(r.name, r.image)} for r in app.roles]
+    metadata = {k: v for k, v in app.metadata.items() if k != BASES_METADATA}
+    return type(app).parse(
+        {**app.model_dump(), "roles": roles, "metadata": metadata}, source=f"app {app.name!r}"
+    )
