@@ -31,3 +31,4 @@ cd /tmp
 "$PY" "$ROOT/benchmarks/bench_kubernetes_field.py" # restarts the test cluster's apiserver; skips without a kubeconfig
 "$BENCH_VENV/bin/pip" install --quiet "paramiko>=3.4" && "$PY" "$ROOT/benchmarks/bench_slurm.py" # skips its cluster figures without scripts/engines/slurm.sh's cluster
 "$PY" "$ROOT/benchmarks/bench_slurm_field.py" # list of 100 live apps, failure to FAILED, wait after an outage (skips without the cluster)
+"$PY" "$ROOT/benchmarks/bench_workspace.py" # workspace images on the test registry (skips without it)
