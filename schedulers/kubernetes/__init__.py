@@ -10,7 +10,8 @@ The modules of the package, by job:
 - ``plan``: the dry run, choosing ``manifests`` (plain Jobs) or ``jobset``;
 - ``submit``: creating and deleting; ``state``: objects to states;
 - ``logs`` / ``follow``: log lines; ``watch``: the watch-based waiter;
-- ``client``: the connection; ``errors``: error translation; ``text``: messages.
+- ``client``: the connection; ``errors``: error translation; ``text``: messages;
+- ``workspace``: the ``--workspace`` image builder (built with docker, pushed to ``image_repo``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,15 @@ from torchrun_core.plugin import hookimpl
 if TYPE_CHECKING:
     from torchrun_core.schedulers.kubernetes.options import KubernetesOptions
     from torchrun_core.schedulers.kubernetes.scheduler import KubernetesScheduler
+    from torchrun_core.schedulers.kubernetes.workspace import KubernetesWorkspaceBuilder
 
-__all__ = ["KubernetesOptions", "KubernetesScheduler", "torchrun_core_schedulers"]
+__all__ = [
+    "KubernetesOptions",
+    "KubernetesScheduler",
+    "KubernetesWorkspaceBuilder",
+    "torchrun_core_schedulers",
+    "torchrun_core_workspace_builders",
+]
 
 
 @hookimpl
@@ -33,11 +41,20 @@ def torchrun_core_schedulers() -> dict[str, str]:
     return {"kubernetes": "torchrun_core.schedulers.kubernetes.scheduler:KubernetesScheduler"}
 
 
+@hookimpl
+def torchrun_core_workspace_builders() -> dict[str, str]:
+    """The ``kubernetes`` workspace builder, named lazily: ``factory(scheduler)``."""
+    return {
+        "kubernetes": "torchrun_core.schedulers.kubernetes.workspace:KubernetesWorkspaceBuilder"
+    }
+
+
 # The classes are imported on first access only (plugin discovery stays cheap).
 __getattr__ = lazy_getattr(
     __name__,
     {
         "KubernetesScheduler": "torchrun_core.schedulers.kubernetes.scheduler",
         "KubernetesOptions": "torchrun_core.schedulers.kubernetes.options",
+        "KubernetesWorkspaceBuilder": "torchrun_core.schedulers.kubernetes.workspace",
     },
 )

@@ -10,9 +10,12 @@ from pydantic import Field, field_validator
 
 from torchrun_core.limits import MAX_GRACE_PERIOD_S
 from torchrun_core.scheduler import SchedulerOptions
+from torchrun_core.schedulers.shared.image_repo import DESCRIPTION, check_image_repo
 
 PullPolicy = Literal["Never", "IfNotPresent", "Always"]
 _DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# A Secret's name is a DNS-1123 subdomain: labels joined by '.', 253 characters at most.
+_DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def _json_or_value(value: Any) -> Any:
@@ -63,7 +66,17 @@ class KubernetesOptions(SchedulerOptions):
         default=None, description="Never, IfNotPresent or Always (default: Kubernetes')"
     )
     image_pull_secrets: list[str] = Field(
-        default_factory=list, description="names of image pull secrets, comma-separated"
+        default_factory=list,
+        description="names of docker-registry Secrets in the namespace that the nodes pull "
+        "with, comma-separated (kubectl create secret docker-registry NAME ...)",
+    )
+    image_repo: str | None = Field(
+        default=None, description=DESCRIPTION + " (needed by --workspace: nodes pull from it)"
+    )
+    docker_host: str | None = Field(
+        default=None,
+        description="docker daemon that builds and pushes --workspace images (default: "
+        "DOCKER_HOST)",
     )
     shm_size: str | None = Field(
         default=None,
@@ -108,3 +121,26 @@ class KubernetesOptions(SchedulerOptions):
     @classmethod
     def _names(cls, value: Any) -> Any:
         return _comma_list(value)
+
+    @field_validator("image_pull_secrets")
+    @classmethod
+    def _secret_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if len(name) > 253 or not _DNS_SUBDOMAIN_RE.match(name):
+                raise ValueError(
+                    f"{name!r} is not a Secret name (lowercase letters, digits, '-' and '.')"
+                )
+        return value
+
+    @field_validator("image_repo")
+    @classmethod
+    def _repo(cls, value: str | None) -> str | None:
+        return check_image_repo(value)
+
+    @field_validator("docker_host")
+    @classmethod
+    def _docker_host(cls, value: str | None) -> str | None:
+        # An empty value means the default, as for image_repo.
+        if value is None or not value.strip():
+            return None
+        return value.strip()
