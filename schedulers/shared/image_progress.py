@@ -44,13 +44,14 @@ class ImageProgress:
     def __enter__(self) -> ImageProgress:
         if self.show:
             try:
+                from rich.console import Console
                 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
             except ImportError:  # the [rich] extra is optional: then plain lines
                 self._progress = None
             else:
                 self._progress = Progress(
                     TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                    transient=True,
+                    console=Console(stderr=True), transient=True,
                 )  # fmt: skip
                 self._progress.start()
         return self
