@@ -13,7 +13,8 @@ so a plugin module loaded during discovery stays cheap.
   :class:`Resource`, :class:`Macros`, :class:`AppDryRunInfo`, :class:`AppState`,
   :class:`AppStatus`, :class:`RoleStatus`, :class:`ReplicaStatus`;
 - trackers: :class:`TrackerBackend`, :class:`RunContext`, :class:`TrackingWarning`;
-- workspace builders: :class:`WorkspaceBuilder`, ``WorkspaceBuilderFactory``;
+- workspace builders: :class:`WorkspaceBuilder`, ``WorkspaceBuilderFactory``,
+  :class:`PlanningWorkspaceBuilder`, :class:`WorkspacePlan`, ``BASES_METADATA``;
 - the errors a plugin raises: :class:`TorchrunCoreError` and its subclasses.
 
 The older paths (``torchrun_core``, ``torchrun_core.errors``, ``torchrun_core.paths``,
@@ -68,8 +69,11 @@ _EXPORTS = {
     "RunContext": "torchrun_core.tracking.records",
     "TrackerBackend": "torchrun_core.tracking.protocol",
     "TrackingWarning": "torchrun_core.tracking.protocol",
+    "BASES_METADATA": "torchrun_core.workspace_builder",
+    "PlanningWorkspaceBuilder": "torchrun_core.workspace_builder",
     "WorkspaceBuilder": "torchrun_core.workspace_builder",
     "WorkspaceBuilderFactory": "torchrun_core.workspace_builder",
+    "WorkspacePlan": "torchrun_core.workspace_builder",
     **{name: "torchrun_core.errors" for name in _ERRORS},
 }
 
@@ -114,7 +118,13 @@ if TYPE_CHECKING:
     from torchrun_core.specs.tracker_root import TrackerRoot
     from torchrun_core.tracking.protocol import TrackerBackend, TrackingWarning
     from torchrun_core.tracking.records import RunContext
-    from torchrun_core.workspace_builder import WorkspaceBuilder, WorkspaceBuilderFactory
+    from torchrun_core.workspace_builder import (
+        BASES_METADATA,
+        PlanningWorkspaceBuilder,
+        WorkspaceBuilder,
+        WorkspaceBuilderFactory,
+        WorkspacePlan,
+    )
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS)
 
@@ -128,6 +138,7 @@ __all__ = [
     "AppNotFoundError",
     "AppState",
     "AppStatus",
+    "BASES_METADATA",
     "BackendError",
     "ComponentError",
     "ConfigError",
@@ -137,6 +148,7 @@ __all__ = [
     "Macros",
     "MalformedHandleError",
     "OptionInfo",
+    "PlanningWorkspaceBuilder",
     "PluginConflictError",
     "PluginError",
     "ReplicaStatus",
@@ -160,6 +172,7 @@ __all__ = [
     "Watcher",
     "WorkspaceBuilder",
     "WorkspaceBuilderFactory",
+    "WorkspacePlan",
     "hookimpl",
     "state_dir",
 ]
