@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from torchrun_core.specs.app import AppDef, Role
@@ -94,8 +95,13 @@ def python(
 
 
 def _python_executable(image: str, interpreter: str = "") -> str:
-    """This interpreter for local runs (no image, or a directory), else ``python3``."""
-    return interpreter or (sys.executable if not image or "/" in image else "python3")
+    """This interpreter for local runs (no image, or an existing directory), else ``python3``.
+
+    Only a directory that exists is local: an image name may hold "/" too
+    (``torchrun-core/python:3.11``, ``registry:5000/team/app``).
+    """
+    local = not image or os.path.isdir(os.path.expanduser(image))
+    return interpreter or (sys.executable if local else "python3")
 
 
 def touch(file: str, image: str = "") -> AppDef:

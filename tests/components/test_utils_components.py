@@ -71,6 +71,15 @@ def test_python_uses_this_interpreter_locally() -> None:
     assert build_app("utils.python", ["--c", "pass"]).roles[0].entrypoint == sys.executable
 
 
+def test_python_in_an_image_named_with_slashes_uses_the_images_python(tmp_path: Path) -> None:
+    # Registry images have "/" in their names; only an existing directory is a local run.
+    for image in ("torchrun-core/python:3.11", "127.0.0.1:5000/team/app@sha256:" + "0" * 64):
+        role = build_app("utils.python", ["--c", "pass", "--image", image]).roles[0]
+        assert role.entrypoint == "python3", image
+    local = build_app("utils.python", ["--c", "pass", "--image", str(tmp_path)]).roles[0]
+    assert local.entrypoint == sys.executable
+
+
 def test_touch_creates_a_file(runner: Runner, tmp_path: Path) -> None:
     target = tmp_path / "made-by-touch"
     state, _ = run(runner, "utils.touch", "--file", str(target))
