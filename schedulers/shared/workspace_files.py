@@ -23,8 +23,12 @@ from torchrun_core.schedulers.shared.dockerignore import can_prune, is_ignored, 
 IGNORE_FILES = (".dockerignore", ".torchrunignore")
 
 
-def workspace_tar(root: Path, prefix: str = "workspace/") -> bytes:
+def workspace_tar(root: Path, prefix: str = "workspace/", always: tuple[str, ...] = ()) -> bytes:
     """The workspace as a tar, entries under ``prefix``, the same bytes for the same files.
+
+    ``always`` names top-level files kept even when an ignore file lists them
+    (a build context's ``Dockerfile`` and ``.dockerignore``: like ``docker
+    build``, the daemon needs them and itself keeps them out of ``COPY``).
 
     Raises:
         InvalidInputError: a file cannot be read (naming it).
@@ -33,7 +37,7 @@ def workspace_tar(root: Path, prefix: str = "workspace/") -> bytes:
     prune = can_prune(rules)
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for rel, st in _walk(root, rules, prune):
+        for rel, st in _walk(root, rules, prune, always):
             tar.addfile(*_entry(root, rel, st, prefix))
     return out.getvalue()
 
@@ -45,7 +49,9 @@ def tar_summary(data: bytes) -> tuple[int, int]:
     return len(sizes), sum(sizes)
 
 
-def _walk(root: Path, rules: Any, prune: bool) -> Iterator[tuple[str, os.stat_result]]:
+def _walk(
+    root: Path, rules: Any, prune: bool, always: tuple[str, ...] = ()
+) -> Iterator[tuple[str, os.stat_result]]:
     """``(relative path, lstat)`` of every kept entry, sorted, depth first; links not followed."""
     stack = [""]
     while stack:
@@ -57,7 +63,7 @@ def _walk(root: Path, rules: Any, prune: bool) -> Iterator[tuple[str, os.stat_re
         for name in names:
             rel = f"{rel_dir}/{name}" if rel_dir else name
             st = os.lstat(root / rel)
-            ignored = is_ignored(rel, rules)
+            ignored = is_ignored(rel, rules) and not (stat.S_ISREG(st.st_mode) and rel in always)
             if stat.S_ISDIR(st.st_mode):
                 if ignored and prune:
                     continue

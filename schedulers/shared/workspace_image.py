@@ -76,7 +76,7 @@ def plan_image(
     """
     user_dockerfile = (root / DOCKERFILE).is_file()
     if user_dockerfile:
-        files = workspace_tar(root, prefix="")
+        files = workspace_tar(root, prefix="", always=(DOCKERFILE, ".dockerignore"))
         context, recipe = files, b"user Dockerfile"
     else:
         files = workspace_tar(root)

@@ -299,6 +299,18 @@ def test_dockerfile_and_ignore_files(
     ]  # fmt: skip
 
 
+def test_dockerfile_listed_in_dockerignore_is_still_used(
+    runner: Runner, tmp_path: Path, plain_repo: str
+) -> None:
+    # As with docker build: the Dockerfile and .dockerignore are sent even when
+    # .dockerignore lists them, and COPY leaves them out.
+    ws = workspace(tmp_path)
+    (ws / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM $BASE_IMAGE\nCOPY . /app/\n")
+    (ws / ".dockerignore").write_text("Dockerfile\n.dockerignore\n")
+    _, lines, _ = run_workspace(runner, ws, {"image_repo": plain_repo}, "ls -A /app | sort")
+    assert lines == ["data.txt\n", "main.py\n"]
+
+
 # --- bad input: one line with a hint, no traceback, nothing submitted ---------------------
 
 
