@@ -108,6 +108,10 @@ class ImageProgress:
             task = self._tasks.get(layer)
             if task is None:
                 task = self._tasks[layer] = self._progress.add_task(f"{self.title} {layer}")
-            self._progress.update(
-                task, completed=detail.get("current", 0), total=detail.get("total") or None
-            )
+            if status == "Pushed":  # its event has no progress: the bar ends full
+                size = self._layer_bytes.get(layer) or 1
+                self._progress.update(task, completed=size, total=size)
+            else:
+                self._progress.update(
+                    task, completed=detail.get("current", 0), total=detail.get("total") or None
+                )

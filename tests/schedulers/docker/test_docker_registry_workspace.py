@@ -242,6 +242,13 @@ def test_unchanged_dir_builds_and_pushes_nothing_and_a_change_pushes_one_layer(
     # The layer is the workspace (a few KiB), not the python image (tens of MiB).
     assert 2000 < pushed.pushed_bytes < 64 << 10, pushed.pushed_bytes
 
+    # On a terminal, each pushed layer's bar ends full (the "Pushed" event has no sizes).
+    with ImageProgress("push", show=True) as shown:
+        for event in spy.pushes[-1]:
+            shown.push_event(event)
+        bars = shown._progress.tasks
+    assert len(bars) == 1 and bars[0].completed == bars[0].total == pushed.pushed_bytes
+
 
 def test_dryrun_builds_and_pushes_nothing(
     runner: Runner, tmp_path: Path, plain_repo: str, repo_name: str, docker_api: Any
