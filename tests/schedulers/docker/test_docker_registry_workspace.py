@@ -333,7 +333,7 @@ def bad_run(ws: Path, repo: str, *extra: str) -> tuple[int, list[str], str]:
     return proc.returncode, error_lines(proc.stderr), out
 
 
-def no_containers(api: Any) -> list[str]:
+def default_containers(api: Any) -> list[str]:
     return [
         c["Names"][0]
         for c in api.containers(all=True, filters={"label": ["torchrun_core.session=default"]})
@@ -342,9 +342,9 @@ def no_containers(api: Any) -> list[str]:
 
 @pytest.fixture
 def containers_before(default_session: str, docker_api: Any) -> Iterator[set[str]]:
-    before = set(no_containers(docker_api))
+    before = set(default_containers(docker_api))
     yield before
-    assert set(no_containers(docker_api)) == before, "a container was created"
+    assert set(default_containers(docker_api)) == before, "a container was created"
 
 
 def test_unreachable_registry_is_one_line(
