@@ -130,6 +130,7 @@ __getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 # Spelled out so that type checkers see the re-exports; tests/plugin checks it matches _EXPORTS.
 __all__ = [
+    "BASES_METADATA",
     "AppCancelledError",
     "AppDef",
     "AppDryRunInfo",
@@ -138,7 +139,6 @@ __all__ = [
     "AppNotFoundError",
     "AppState",
     "AppStatus",
-    "BASES_METADATA",
     "BackendError",
     "ComponentError",
     "ConfigError",

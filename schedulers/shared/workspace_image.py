@@ -160,7 +160,7 @@ def _build(client: APIClient, address: str, plan: ImagePlan) -> None:
     with translated(address, f"build the workspace image from {plan.base}"), progress:
         events = client.build(
             fileobj=io.BytesIO(plan.context), custom_context=True, tag=plan.tag, rm=True,
-            forcerm=True, decode=True, labels={LABEL_WORKSPACE: str(plan.root)},
+            forcerm=True, decode=True, labels=_labels(plan),
             buildargs={"BASE_IMAGE": plan.base} if plan.user_dockerfile else None,
         )  # fmt: skip
         try:
@@ -193,9 +193,7 @@ def _registry_error(ref: str, detail: str) -> InvalidInputError | BackendError:
     """One line naming the registry: refused credentials are bad input, the rest a backend's."""
     registry = ref.split("/", 1)[0]
     text = detail.lower()
-    if any(
-        w in text for w in ("unauthorized", "authentication required", "no basic auth", "denied")
-    ):
+    if any(word in text for word in _REFUSED):
         return InvalidInputError(
             f"registry {registry} refused the credentials for {ref}",
             hint=f"log in with: docker login {registry} (credentials come from the docker config)",
@@ -205,6 +203,12 @@ def _registry_error(ref: str, detail: str) -> InvalidInputError | BackendError:
         hint="check that the registry is up and that image_repo names it",
         scheduler="docker",
     )
+
+
+def _labels(plan: ImagePlan) -> dict[str, str]:
+    # Where the image came from helps on this daemon; a pushed image would carry
+    # this machine's path (a user name) to the registry, so it gets none.
+    return {} if plan.repo else {LABEL_WORKSPACE: str(plan.root)}
 
 
 def _says_unknown(text: str) -> bool:

@@ -237,3 +237,11 @@ def test_main_returns_exit_codes_in_process(capsys: pytest.CaptureFixture[str]) 
     assert main(["status", "oops"]) == 2
     err = capsys.readouterr().err
     assert "error: malformed app handle 'oops'" in err
+
+
+@pytest.mark.parametrize("command", ["dryrun", "run", "rerun"])
+def test_workspace_is_an_option_of_every_submitting_command(cli: CliRunner, command: str) -> None:
+    # `dryrun --workspace` was missing while `run --dryrun --workspace` worked.
+    proc = cli(command, "--help")
+    assert proc.returncode == 0
+    assert "--workspace DIR" in proc.stdout

@@ -23,6 +23,12 @@ from torchrun_core.cli.app_target import (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_scheduler_arguments(parser)
     parser.add_argument("--parent-run-id", help="link the run to a parent run (trackers)")
+    parser.add_argument(
+        "--workspace",
+        metavar="DIR",
+        help="show what DIR would become (docker, kubernetes: the image to build and push; "
+        "nothing is built)",
+    )
     parser.add_argument("--json", action="store_true", help="print it as JSON")
     add_target_arguments(parser, "dryrun")
 
