@@ -47,5 +47,6 @@ COMMANDS: dict[str, Command] = {
         Command("plugins", "show the loaded plugins, what they provide, and their errors"),
         Command("builtins", "list the installed components"),
         Command("config", "show the effective configuration and where each value comes from"),
+        Command("ui", "serve a dashboard of runs, logs and metrics in a browser ([ui] extra)"),
     )
 }

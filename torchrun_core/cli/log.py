@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from torchrun_core.cli.timespec import TIME_FORMS, parse_time
+from torchrun_core.timespec import TIME_FORMS, parse_time
 from torchrun_core.errors import InvalidInputError, MalformedHandleError
 from torchrun_core.specs.handle import AppHandle
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from torchrun_core.cli.timespec import TIME_FORMS, parse_time
+from torchrun_core.timespec import TIME_FORMS, parse_time
 from torchrun_core.specs.state import AppState
 
 

@@ -148,6 +148,20 @@ class RunEvent:
         }
 
 
+def public_record_dict(record: RunRecord) -> dict[str, Any]:
+    """The JSON form of a record shown to people (``--json``, the dashboard).
+
+    The app spec is re-redacted from the parsed AppDef, so that a row written
+    before the store masked secrets shows none either.
+    """
+    from torchrun_core.specs.dryrun import redacted_app_dict
+
+    data = record.to_dict()
+    if record.app is not None:
+        data["app"] = redacted_app_dict(record.app)
+    return data
+
+
 def stored_app_json(app: AppDef) -> str:
     """The JSON the store keeps of ``app``: secret-looking env values masked.
 

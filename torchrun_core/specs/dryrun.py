@@ -40,6 +40,15 @@ def redact_env(env: dict[str, str]) -> dict[str, str]:
     return {k: (REDACTED if is_secret_key(k) else v) for k, v in env.items()}
 
 
+def redacted_app_dict(app: AppDef) -> dict[str, Any]:
+    """``app.to_dict()`` with the values of secret-looking env keys replaced."""
+    data = app.to_dict()
+    for role in data.get("roles", []):
+        if "env" in role:
+            role["env"] = redact_env(role["env"])
+    return data
+
+
 @dataclass
 class AppDryRunInfo(Generic[RequestT]):
     """A scheduler's native request for an app, ready for ``schedule``.
