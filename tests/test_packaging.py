@@ -58,20 +58,32 @@ def run(argv: Sequence[str | Path], cwd: Path, timeout: float = 120) -> str:
     return proc.stdout
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel built from this tree (by the test command, or here)."""
+# The wheel built_wheel() made in this session (tests/ui uses it too).
+_built_wheels: list[Path] = []
+
+
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built from this tree: by the test command, or here once per session."""
     given = os.environ.get(WHEEL_ENV)
     if given:
         return Path(given)
-    # Build from a copy: an in-tree build writes build/ and *.egg-info into the
-    # repo, and setuptools' build/lib would keep modules deleted since.
-    src = tmp_path_factory.mktemp("src") / "torchrun-core"
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(*BUILD_IGNORED))
-    out = tmp_path_factory.mktemp("dist")
-    run([sys.executable, "-m", "build", "--wheel", "--outdir", out, src], cwd=src, timeout=300)
-    (built,) = out.glob("torchrun_core-*.whl")
+    if not _built_wheels:
+        # Build from a copy: an in-tree build writes build/ and *.egg-info into the
+        # repo, and setuptools' build/lib would keep modules deleted since.
+        src = tmp_path_factory.mktemp("src") / "torchrun-core"
+        shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(*BUILD_IGNORED))
+        out = tmp_path_factory.mktemp("dist")
+        argv = [sys.executable, "-m", "build", "--wheel", "--outdir", out, src]
+        run(argv, cwd=src, timeout=300)
+        _built_wheels.extend(out.glob("torchrun_core-*.whl"))
+    (built,) = _built_wheels
     return built
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built from this tree (by the test command, or here)."""
+    return built_wheel(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
