@@ -50,8 +50,10 @@ def create_app(runner: Runner, settings: UiSettings) -> Starlette:
         Route("/api/run/rerun", actions.rerun, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[Middleware(SecurityMiddleware, settings=settings)],
         exception_handlers={TorchrunCoreError: project_error, Exception: unexpected_error},
     )
+    app.state.close_streams = logs.close_streams  # called by the server as it stops
+    return app

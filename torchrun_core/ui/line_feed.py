@@ -27,6 +27,7 @@ class LineFeed:
         self._buffer: list[str] = []
         self._done = False
         self._stopped = False
+        self._early = False
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready: asyncio.Event | None = None
@@ -69,18 +70,26 @@ class LineFeed:
                 with self._lock:
                     self._ready.clear()
                     batch, self._buffer = self._buffer, []
-                    done = self._done
+                    done = self._done or self._stopped
                     self._drained.notify_all()
                 if batch:
                     yield batch
                 if done:
-                    if self._error is not None:
+                    if self._error is not None and not self._stopped:
                         raise self._error
                     return
         finally:
             self.stop()
 
     def stop(self) -> None:
+        """End the batches (after what is buffered) and the reading thread; any thread."""
         with self._lock:
+            self._early = self._early or not (self._done or self._stopped)
             self._stopped = True
             self._drained.notify_all()
+        self._wake()
+
+    @property
+    def stopped_early(self) -> bool:
+        """True when :meth:`stop` came before the lines ended (the server is stopping)."""
+        return self._early

@@ -52,6 +52,12 @@ def _strip(line: str) -> str:
 class LogsApi:
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
+        self.feeds: set[LineFeed] = set()
+
+    def close_streams(self) -> None:
+        """End every open stream: the server is stopping and must not wait for them."""
+        for feed in list(self.feeds):
+            feed.stop()
 
     def _lines(self, request: Request, follow: bool) -> Iterator[str]:
         """The replica's lines, after checking that the role and replica exist.
@@ -72,7 +78,9 @@ class LogsApi:
             )
         streams = params.text(request, "streams")
         if streams is not None and streams not in STREAMS:
-            raise InvalidInputError(f"unknown streams {streams!r}", hint=f"use {', '.join(STREAMS)}")
+            raise InvalidInputError(
+                f"unknown streams {streams!r}", hint=f"use {', '.join(STREAMS)}"
+            )
         return self.runner.log_lines(
             handle,
             role,
@@ -110,18 +118,23 @@ class LogsApi:
         skip = params.integer(request, "skip", 0) or 0
         feed = LineFeed(self._lines(request, follow=True), skip=skip)
         return StreamingResponse(
-            _events(feed),
+            _events(feed, self.feeds),
             media_type="text/event-stream",
             headers={"x-accel-buffering": "no"},
         )
 
 
-async def _events(feed: LineFeed) -> AsyncIterator[str]:
-    yield ": connected\n\n"  # the browser knows at once that the stream is open
+async def _events(feed: LineFeed, feeds: set[LineFeed]) -> AsyncIterator[str]:
+    feeds.add(feed)
     try:
+        yield ": connected\n\n"  # the browser knows at once that the stream is open
         async for batch in feed.batches():
             yield f"event: lines\ndata: {json.dumps([_strip(x) for x in batch])}\n\n"
     except TorchrunCoreError as err:
         yield f"event: failure\ndata: {json.dumps(error_body(err))}\n\n"
         return
-    yield "event: end\ndata: {}\n\n"
+    finally:
+        feeds.discard(feed)
+        feed.stop()
+    if not feed.stopped_early:
+        yield "event: end\ndata: {}\n\n"

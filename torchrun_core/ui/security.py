@@ -121,7 +121,9 @@ class SecurityMiddleware:
 
     def _has_token(self, scope: Scope, headers: dict[str, str]) -> bool:
         expected = (self.settings.token or "").encode()
-        candidates = [dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))).get("token")]
+        candidates = [
+            dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))).get("token")
+        ]
         auth = headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             candidates.append(auth[7:].strip())

@@ -11,6 +11,8 @@ import webbrowser
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import uvicorn
+
 from torchrun_core.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -28,9 +30,7 @@ def bind(host: str, port: int) -> socket.socket:
         InvalidInputError: the host is unknown here, or the port is taken.
     """
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM
-        )[0]
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as err:
         raise InvalidInputError(
             f"cannot bind the dashboard to host {host!r}: {err.strerror}",
@@ -65,27 +65,38 @@ def serve(
     announce: Callable[[str], None] | None = None,
 ) -> int:
     """Serve until interrupted; returns the exit code (0)."""
-    import uvicorn
-
     from torchrun_core.ui.app import create_app
 
     sock = bind(settings.host, settings.port)
     url = url_of(settings, sock.getsockname()[1])
     (announce or _print)(url)
+    app = create_app(runner, settings)
     config = uvicorn.Config(
-        create_app(runner, settings),
+        app,
         log_level="warning",
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config, app.state.close_streams)
     if open_browser:
         threading.Timer(0.3, webbrowser.open, args=(url,)).start()
     with _quiet_stop_signals():
         server.run(sockets=[sock])
     sock.close()
     return 0
+
+
+class _Server(uvicorn.Server):
+    """Ends the open log streams first when stopping, so that no request is cut off."""
+
+    def __init__(self, config: uvicorn.Config, close_streams: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._close_streams = close_streams
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._close_streams()
+        await super().shutdown(sockets)
 
 
 def _print(url: str) -> None:
