@@ -24,7 +24,7 @@ import os
 
 import pytest
 
-ENGINE_MARKERS = ("docker", "slurm", "kubernetes")
+ENGINE_MARKERS = ("docker", "slurm", "kubernetes", "browser")
 
 
 def in_ci() -> bool:
