@@ -36,16 +36,19 @@ fi
 "$PY" --version
 
 # Re-install only when what the install depends on changed: the stamp hashes
-# pyproject.toml and the example plugin's sources.
+# pyproject.toml, the build hook that vendors the dashboard's chart library
+# (setup.py, scripts/vendor_ui_assets.py) and the example plugin's sources.
+# A missing vendored file (a fresh clone: they are not in git) re-installs too.
 install_key() {
     {
-        cat pyproject.toml
+        cat pyproject.toml setup.py scripts/vendor_ui_assets.py
         find tests/plugin_dist -name build -prune -o -name '*.egg-info' -prune \
             -o -type f ! -name '*.pyc' -print | LC_ALL=C sort | xargs cat
     } | sha256sum | cut -d' ' -f1
 }
 STAMP=$VENV/.torchrun-core-test-install
-if [ "$(cat "$STAMP" 2>/dev/null)" != "$(install_key)" ]; then
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$(install_key)" ] ||
+    [ ! -f torchrun_core/ui/static/vendor/uplot/uPlot.iife.min.js ]; then
     section "install: -e .[dev], tests/plugin_dist"
     "$PY" -m pip install --quiet --upgrade pip
     "$PY" -m pip install --quiet -e '.[dev]'
@@ -158,6 +161,26 @@ if [ -n "$registry_env" ]; then
 else
     echo "warning: no test registries: their tests skip (and fail under CI=true)" >&2
 fi
+
+# browser: the dashboard's tests (tests/ui/test_ui_browser.py) drive Debian's
+# headless Chromium through its chromedriver (selenium); nothing is downloaded.
+# fonts-liberation: text in the screenshots. Screenshots go to the work dir.
+browser_packages=()
+[ -x /usr/bin/chromium ] || browser_packages+=(chromium)
+[ -x /usr/bin/chromedriver ] || browser_packages+=(chromium-driver)
+dpkg -s fonts-liberation >/dev/null 2>&1 || browser_packages+=(fonts-liberation)
+if [ "${#browser_packages[@]}" -gt 0 ]; then
+    section "apt-get install ${browser_packages[*]}"
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null
+        apt-get install -y -qq --no-install-recommends "${browser_packages[@]}" >/dev/null
+    else
+        echo "warning: cannot install ${browser_packages[*]} (needs root and apt-get)" >&2
+    fi
+fi
+section "browser: $(/usr/bin/chromium --version 2>/dev/null || echo 'none: its tests skip (fail under CI=true)')"
+export TORCHRUN_CORE_TEST_SCREENSHOTS=${TORCHRUN_CORE_TEST_SCREENSHOTS:-$WORK/screenshots}
 
 # slurm: 2-node clusters on this host (munged, slurmctld, two slurmd, and
 # slurmdbd on a private mariadbd for sacct) reached
