@@ -32,3 +32,4 @@ cd /tmp
 "$BENCH_VENV/bin/pip" install --quiet "paramiko>=3.4" && "$PY" "$ROOT/benchmarks/bench_slurm.py" # skips its cluster figures without scripts/engines/slurm.sh's cluster
 "$PY" "$ROOT/benchmarks/bench_slurm_field.py" # list of 100 live apps, failure to FAILED, wait after an outage (skips without the cluster)
 "$PY" "$ROOT/benchmarks/bench_workspace.py" # workspace images on the test registry (skips without it)
+"$BENCH_VENV/bin/pip" install --quiet "starlette>=0.40" "uvicorn>=0.30" "httpx>=0.27" && "$PY" "$ROOT/benchmarks/bench_ui.py" # the dashboard: a real `torchrun-core ui` server
