@@ -25,11 +25,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
 HTML_LINE = "<b>bold</b> <img src=x onerror=alert(2)>"
 TRAIN = f"""
-import sys
+import os
 from torchrun_core.tracking import app_run
 run = app_run()
+lr = float(os.environ.get("LR", "1.0"))
 for step in range(50):
-    run.log_metric("loss", 1.0 / (step + 1), step=step)
+    run.log_metric("loss", 1.0 / (1 + lr * step), step=step)
 for step in range(30):
     run.log_metric("acc", step / 30, step=step)
     run.report_progress("train", step + 1, 30, "steps")
@@ -114,8 +115,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         with chromium() as driver:
             made = Site(root, env, ui, driver)
             made.train = made.run(TRAIN)
-            for _ in range(2):
-                made.children.append(last_line(cli(env, "rerun", "--wait", made.train)))
+            for lr in ("0.3", "3.0"):  # children differ, as a sweep's do
+                child = cli(env, "rerun", "--wait", "--env", f"LR={lr}", made.train)
+                made.children.append(last_line(child))
             made.failed = made.run(FAILING)
             cli(env, "run", "--wait", "utils.echo", "--msg", HTML_LINE)
             _record_hostile_run(env, made.hostile)
@@ -241,7 +243,9 @@ def test_a_line_a_running_job_prints_appears_live_and_actions_cancel_it(site: Si
         # The issue's bar: within a second (the best of three, so one hiccup of a
         # loaded machine is not a failure; a polling or buffering bug still is).
         assert min(delays) < 1.0, delays
-        site.shot("run-live-log")
+        site.shot("run")
+        panel = site.driver.find_element("css selector", ".log-panel")
+        panel.screenshot(str(site.shots / "live-log.png"))
 
         assert site.js("return document.getElementById('actions-mode').textContent") == (
             "actions enabled"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from torchrun_core.timespec import TIME_FORMS, parse_time
 from torchrun_core.errors import InvalidInputError, MalformedHandleError
 from torchrun_core.specs.handle import AppHandle
+from torchrun_core.timespec import TIME_FORMS, parse_time
 
 if TYPE_CHECKING:
     from torchrun_core.cli.log_stream import ReplicaRef

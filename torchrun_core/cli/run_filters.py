@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from torchrun_core.timespec import TIME_FORMS, parse_time
 from torchrun_core.specs.state import AppState
+from torchrun_core.timespec import TIME_FORMS, parse_time
 
 
 def _states(text: str) -> list[AppState]:

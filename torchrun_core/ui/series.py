@@ -8,6 +8,7 @@ blowing up at one step) survive where averaging would hide them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,7 @@ def metric_series(points: Sequence[MetricPoint], max_points: int) -> list[dict[s
     """
     grouped: dict[str, dict[str, list[tuple[float, float]]]] = {}
     for p in points:
-        if p.kind != "metric" or p.value != p.value or p.value in (float("inf"), float("-inf")):
+        if p.kind != "metric" or not math.isfinite(p.value):
             continue
         series = grouped.setdefault(p.tag, {}).setdefault(p.source, [])
         series.append((len(series) if p.step is None else p.step, p.value))
