@@ -310,3 +310,26 @@ def test_the_metrics_charts_have_the_points_the_job_logged(site: Site) -> None:
     )
     assert compared == site.children
     site.shot("compare")
+
+
+def test_the_runs_table_updates_states_without_a_reload(site: Site) -> None:
+    handle = site.run("import time\nprint('up', flush=True)\ntime.sleep(120)\n", wait=False)
+    try:
+        site.open("#/runs")
+        state_of = (
+            "const tr = [...document.querySelectorAll('#runs tbody tr')]"
+            ".find(r => r.dataset.handle === arguments[0]);"
+            "return tr && tr.querySelector('.state').textContent === arguments[1]"
+        )
+        site.wait_for(state_of, 30, "RUNNING in the table", handle, "RUNNING")
+        site.js("window.__sameDocument = true")  # gone if the page reloads
+        cli(site.env, "cancel", handle)
+        site.wait_for(state_of, 30, "CANCELLED in the table", handle, "CANCELLED")
+        assert site.js("return window.__sameDocument") is True
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "torchrun_core", "cancel", handle],
+            env=site.env,
+            capture_output=True,
+            timeout=60,
+        )

@@ -208,3 +208,17 @@ def test_the_log_stream_of_a_quiet_job_can_be_left(env: dict[str, str], tmp_path
         cli(env, "cancel", handle)
         code, _, err = ui.stop()
     assert code == 0, err
+
+
+def test_open_hands_the_url_to_the_browser(env: dict[str, str], tmp_path: Path) -> None:
+    opened = tmp_path / "opened"
+    # webbrowser runs $BROWSER with %s replaced by the URL.
+    browser = f"sh -c 'echo \"$0\" > {opened}' %s"
+    ui = UiProcess(["--port", "0", "--open"], {**env, "BROWSER": browser})
+    try:
+        wait_until(opened.exists, 30, "the browser command")
+        wait_until(lambda: opened.read_text().strip() != "", 10, "the URL")
+        assert opened.read_text().strip() == ui.url
+    finally:
+        code, _, err = ui.stop()
+    assert code == 0, err
