@@ -333,3 +333,31 @@ def test_the_runs_table_updates_states_without_a_reload(site: Site) -> None:
             capture_output=True,
             timeout=60,
         )
+
+
+MILLION = "import sys\nw = sys.stdout.write\nfor i in range(1_000_000):\n    w(f'line {i}\\n')\n"
+
+
+def test_a_million_line_log_is_paged_not_loaded(site: Site) -> None:
+    handle = site.run(MILLION)
+    site.open(f"#/run?handle={handle}")
+    info = "return (document.getElementById('log-info') || {}).textContent"
+    site.wait_for(f"const t = (() => {{{info}}})(); return t && t.includes('of 1000000')", 60)
+    shown = "return [...document.getElementById('log-lines').children].map(e => e.textContent)"
+    lines = site.js(shown)
+    assert len(lines) == 1000
+    assert lines[0] == "line 999000"
+    assert lines[-1] == "line 999999"
+    site.driver.find_element("id", "log-first").click()
+    site.wait_for(
+        "return document.getElementById('log-lines').firstElementChild.textContent === 'line 0'",
+        30,
+        "the first page",
+    )
+    site.driver.find_element("id", "log-next").click()
+    site.wait_for(
+        "return document.getElementById('log-lines').firstElementChild.textContent === 'line 1000'",
+        30,
+        "the second page",
+    )
+    assert len(site.js(shown)) == 1000
