@@ -30,8 +30,8 @@ def parse_time(text: str, *, now: float | None = None) -> float:
         age = sum(float(n) * _UNITS[unit] for n, unit in re.findall(_PART, text))
         return (time.time() if now is None else now) - age
     try:
-        # Python 3.10's fromisoformat does not take a "Z" suffix.
-        parsed = datetime.fromisoformat(re.sub(r"[Zz]$", "+00:00", text))
-    except ValueError:
+        # Python 3.10's fromisoformat does not take a "Z" suffix. A date at the
+        # edge of the calendar (0001-01-01 in local time) has no unix time.
+        return datetime.fromisoformat(re.sub(r"[Zz]$", "+00:00", text)).timestamp()
+    except (ValueError, OverflowError):
         raise InvalidInputError(f"cannot read time {text!r}", hint=f"use {TIME_FORMS}") from None
-    return parsed.timestamp()

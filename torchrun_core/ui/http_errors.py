@@ -17,6 +17,7 @@ from torchrun_core.errors import (
     SchedulerUnavailableError,
     TorchrunCoreError,
 )
+from torchrun_core.ui.security import SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,10 @@ async def project_error(request: Request, err: Exception) -> Response:
 
 async def unexpected_error(request: Request, err: Exception) -> Response:
     log.error("dashboard request %s failed", request.url.path, exc_info=err)
+    # Starlette sends this answer from its outermost layer, outside the
+    # security middleware: it carries the security headers itself.
     return JSONResponse(
         {"error": f"internal error: {type(err).__name__}", "hint": "see the server's output"},
         status_code=500,
+        headers={k.decode("latin-1"): v.decode("latin-1") for k, v in SECURITY_HEADERS},
     )

@@ -44,7 +44,7 @@ class UiSettings:
         allow_actions: bool = False,
         token: str | None = None,
     ) -> UiSettings:
-        """Settings with a fresh token when ``host`` is not loopback and none was given."""
-        if token is None and not is_loopback(host):
+        """Settings with a fresh token when ``host`` is not loopback and none (or "") was given."""
+        if not token and not is_loopback(host):  # an empty token would let anyone in
             token = secrets.token_urlsafe(24)
         return cls(host=host, port=port, allow_actions=allow_actions, token=token or None)
