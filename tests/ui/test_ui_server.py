@@ -222,3 +222,19 @@ def test_open_hands_the_url_to_the_browser(env: dict[str, str], tmp_path: Path) 
     finally:
         code, _, err = ui.stop()
     assert code == 0, err
+
+
+def test_without_the_ui_extra_the_error_names_it(env: dict[str, str]) -> None:
+    # The extra's packages, made unimportable as they are when not installed.
+    code = (
+        "import sys\nsys.modules['uvicorn'] = None\n"
+        "from torchrun_core.cli.main import main\nsys.exit(main(['ui']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: the dashboard needs the [ui] extra (uvicorn is not installed)",
+        "hint: pip install 'torchrun-core[ui]'",
+    ]
