@@ -89,6 +89,14 @@ def test_cancel_needs_csrf_actions_and_the_same_origin(runner: Runner) -> None:
     assert not runner.status(handle).is_terminal
     bad_body = acting.post("/api/run/cancel", content=b"nope", headers=token)
     assert bad_body.status_code == 400
+    # JSON sent as text/plain, as a cross-site form can: refused even with the token.
+    as_form = acting.post(
+        "/api/run/cancel",
+        content=f'{{"handle": "{handle}"}}'.encode(),
+        headers={**token, "content-type": "text/plain"},
+    )
+    assert as_form.status_code == 400 and "application/json" in as_form.json()["error"]
+    assert not runner.status(handle).is_terminal
     done = post(acting, "/api/run/cancel", handle, origin=BASE_URL, **token)
     assert done.status_code == 200 and done.json() == {"handle": handle, "action": "cancel"}
     assert runner.wait(handle, timeout=60).state is AppState.CANCELLED

@@ -29,6 +29,9 @@ ACTIONS_OFF = JSONResponse(
 
 
 async def _handle(request: Request) -> str:
+    # Only JSON: a cross-site HTML form can send text/plain, never application/json.
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise InvalidInputError("an action's body must be application/json", hint='{"handle": ...}')
     try:
         body = json.loads(await request.body() or b"{}")
     except ValueError:

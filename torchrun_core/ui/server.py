@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import signal
 import socket
@@ -68,7 +69,9 @@ def serve(
     from torchrun_core.ui.app import create_app
 
     sock = bind(settings.host, settings.port)
-    url = url_of(settings, sock.getsockname()[1])
+    # The port really bound (--port 0 picks one): the token cookie is named after it.
+    settings = dataclasses.replace(settings, port=sock.getsockname()[1])
+    url = url_of(settings, settings.port)
     (announce or _print)(url)
     app = create_app(runner, settings)
     config = uvicorn.Config(
