@@ -20,6 +20,25 @@ mkdir -p "$WORK"
 
 section() { printf '\n==> %s\n' "$*"; }
 
+# apt_install PKG...: install these Debian packages (no recommends) when
+# running as root with apt-get, refreshing the package lists once per run;
+# otherwise warn (their tests then skip, or fail under CI=true).
+APT_UPDATED=0
+apt_install() {
+    [ "$#" -gt 0 ] || return 0
+    section "apt-get install $*"
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        if [ "$APT_UPDATED" = 0 ]; then
+            apt-get update -qq >/dev/null
+            APT_UPDATED=1
+        fi
+        apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    else
+        echo "warning: cannot install $* (needs root and apt-get)" >&2
+    fi
+}
+
 # --- system packages ---------------------------------------------------------
 # Nothing yet. Later issues install their engines' Debian packages here
 # (docker.io, slurm, ...) when CI=true or when they are missing.
@@ -90,16 +109,7 @@ command -v dockerd >/dev/null || docker_packages+=(docker.io)
 command -v iptables >/dev/null || docker_packages+=(iptables)
 command -v ip >/dev/null || docker_packages+=(iproute2) # the test dockerd's own bridge
 dpkg -s busybox-static >/dev/null 2>&1 || docker_packages+=(busybox-static)
-if [ "${#docker_packages[@]}" -gt 0 ]; then
-    section "apt-get install ${docker_packages[*]}"
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq >/dev/null
-        apt-get install -y -qq --no-install-recommends "${docker_packages[@]}" >/dev/null
-    else
-        echo "warning: cannot install ${docker_packages[*]} (needs root and apt-get)" >&2
-    fi
-fi
+apt_install "${docker_packages[@]}"
 section "engine: dockerd"
 DOCKERD_SH=$ROOT/scripts/engines/dockerd.sh
 if bash "$DOCKERD_SH" status; then
@@ -134,15 +144,7 @@ previous_exit_trap() {
 registry_packages=()
 command -v docker-registry >/dev/null || registry_packages+=(docker-registry)
 command -v htpasswd >/dev/null || registry_packages+=(apache2-utils)
-if [ "${#registry_packages[@]}" -gt 0 ]; then
-    section "apt-get install ${registry_packages[*]}"
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            "${registry_packages[@]}" >/dev/null
-    else
-        echo "warning: cannot install ${registry_packages[*]} (needs root and apt-get)" >&2
-    fi
-fi
+apt_install "${registry_packages[@]}"
 section "engine: registry (plain and htpasswd, on 127.0.0.1)"
 REGISTRY_SH=$ROOT/scripts/engines/registry.sh
 if registry_env=$(bash "$REGISTRY_SH" status); then
@@ -169,16 +171,7 @@ browser_packages=()
 [ -x /usr/bin/chromium ] || browser_packages+=(chromium)
 [ -x /usr/bin/chromedriver ] || browser_packages+=(chromium-driver)
 dpkg -s fonts-liberation >/dev/null 2>&1 || browser_packages+=(fonts-liberation)
-if [ "${#browser_packages[@]}" -gt 0 ]; then
-    section "apt-get install ${browser_packages[*]}"
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq >/dev/null
-        apt-get install -y -qq --no-install-recommends "${browser_packages[@]}" >/dev/null
-    else
-        echo "warning: cannot install ${browser_packages[*]} (needs root and apt-get)" >&2
-    fi
-fi
+apt_install "${browser_packages[@]}"
 section "browser: $(/usr/bin/chromium --version 2>/dev/null || echo 'none: its tests skip (fail under CI=true)')"
 export TORCHRUN_CORE_TEST_SCREENSHOTS=${TORCHRUN_CORE_TEST_SCREENSHOTS:-$WORK/screenshots}
 
@@ -196,15 +189,7 @@ command -v sbatch >/dev/null || slurm_packages+=(slurm-client)
 [ -x /usr/sbin/sshd ] || slurm_packages+=(openssh-server)
 [ -x /usr/sbin/slurmdbd ] || slurm_packages+=(slurmdbd)  # with mariadb: sacct
 [ -x /usr/sbin/mariadbd ] || slurm_packages+=(mariadb-server)
-if [ "${#slurm_packages[@]}" -gt 0 ]; then
-    section "apt-get install ${slurm_packages[*]}"
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            "${slurm_packages[@]}" >/dev/null
-    else
-        echo "warning: cannot install ${slurm_packages[*]} (needs root and apt-get)" >&2
-    fi
-fi
+apt_install "${slurm_packages[@]}"
 SLURM_SH=$ROOT/scripts/engines/slurm.sh
 # Two clusters at once, each its own daemons and ports: "site" (tuned for the
 # tests) and "stock" (Slurm's defaults where they matter: proctrack/pgid, no
@@ -252,11 +237,7 @@ done
 K8S_SH=$ROOT/scripts/engines/k8s.sh
 export TORCHRUN_CORE_K8S_BINARIES=${TORCHRUN_CORE_K8S_BINARIES:-$ROOT/../shared/k8s}
 if [ -n "${TORCHRUN_CORE_TEST_DOCKER_HOST:-}" ]; then
-    if ! command -v etcd >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        section "apt-get install etcd-server"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            etcd-server >/dev/null
-    fi
+    command -v etcd >/dev/null || apt_install etcd-server
     section "engine: kubernetes (loopback test cluster)"
     export DOCKER_HOST=$TORCHRUN_CORE_TEST_DOCKER_HOST
     if bash "$K8S_SH" status; then
