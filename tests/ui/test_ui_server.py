@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import socket
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from ui.ui_apps import iter_sse_events
 from ui_server import UiProcess, cli, cli_env, wait_until
 
 # Prints "ready", then "marker" once the trigger file exists, then ends.
@@ -31,17 +31,6 @@ def run_script(env: dict[str, str], tmp_path: Path, code: str, *args: str) -> st
     script.write_text(code)
     out = cli(env, "run", "utils.python", "--script", str(script), *args)
     return out.strip().splitlines()[-1]
-
-
-def sse_events(response: httpx.Response) -> object:
-    """(event, data) pairs of a server-sent event stream."""
-    event = None
-    for line in response.iter_lines():
-        if line.startswith("event: "):
-            event = line[len("event: ") :]
-        elif line.startswith("data: ") and event is not None:
-            yield event, json.loads(line[len("data: ") :])
-            event = None
 
 
 @pytest.fixture
@@ -64,7 +53,7 @@ def test_prints_its_url_once_follows_a_live_log_and_stops_on_ctrl_c(
             params = {"handle": handle, "role": "python", "replica": "0"}
             with client.stream("GET", "/api/run/logs/stream", params=params) as response:
                 assert response.headers["content-type"].startswith("text/event-stream")
-                for event, data in sse_events(response):
+                for event, data in iter_sse_events(response.iter_lines()):
                     received.append((event, data))
                     if event == "lines" and "ready" in data:  # type: ignore[operator]
                         trigger.touch()

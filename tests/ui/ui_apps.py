@@ -108,9 +108,8 @@ def record(
     return handle
 
 
-def sse_events(lines: Iterator[str]) -> list[tuple[str, Any]]:
-    """``(event, data)`` of a server-sent event stream; comments dropped, data parsed as JSON."""
-    events: list[tuple[str, Any]] = []
+def iter_sse_events(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:
+    """``(event, data)`` of a server-sent event stream as they come; data parsed as JSON."""
     name, data = "message", None
     for line in lines:
         if line.startswith(":"):
@@ -120,9 +119,13 @@ def sse_events(lines: Iterator[str]) -> list[tuple[str, Any]]:
         elif line.startswith("data: "):
             data = json.loads(line[len("data: ") :])
         elif line == "" and data is not None:
-            events.append((name, data))
+            yield name, data
             name, data = "message", None
-    return events
+
+
+def sse_events(lines: Iterator[str]) -> list[tuple[str, Any]]:
+    """Every ``(event, data)`` of a stream that ends."""
+    return list(iter_sse_events(lines))
 
 
 def cancel_live(runner: Runner) -> None:

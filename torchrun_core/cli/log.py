@@ -16,8 +16,8 @@ from torchrun_core.specs.handle import AppHandle
 from torchrun_core.timespec import TIME_FORMS, parse_time
 
 if TYPE_CHECKING:
-    from torchrun_core.cli.log_stream import ReplicaRef
     from torchrun_core.runner import Runner
+    from torchrun_core.specs.replicas import ReplicaRef
 
 TARGET_FORM = "HANDLE[/ROLE[/REPLICA]], e.g. local://default/echo-1a2b3c/echo/0"
 
@@ -65,7 +65,7 @@ def parse_target(text: str) -> tuple[str, str | None, int | None]:
 
 
 def _select(runner: Runner, handle: str, role: str | None, replica: int | None) -> list[ReplicaRef]:
-    from torchrun_core.cli.log_stream import ReplicaRef, replicas_of, replicas_of_status
+    from torchrun_core.specs.replicas import ReplicaRef, replicas_of, replicas_of_status
 
     if role is not None and replica is not None:
         return [ReplicaRef(role, replica)]

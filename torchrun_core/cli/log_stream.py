@@ -5,45 +5,16 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from torchrun_core.cli import gc_policy
+from torchrun_core.specs.replicas import ReplicaRef, replicas_of, replicas_of_status
 
 if TYPE_CHECKING:
     from torchrun_core.runner import Runner
-    from torchrun_core.specs.app import AppDef
-    from torchrun_core.specs.status import AppStatus
 
 # Bounded so that fast readers wait for a slow terminal instead of filling memory.
 _MAX_BUFFERED = 100_000
-
-
-@dataclass(frozen=True)
-class ReplicaRef:
-    """One replica of one role."""
-
-    role: str
-    replica: int
-
-    def __str__(self) -> str:
-        return f"{self.role}/{self.replica}"
-
-
-def replicas_of(app: AppDef, role: str | None = None) -> list[ReplicaRef]:
-    """Every replica of ``app`` (or of its role ``role``), in role order."""
-    roles = [app.role(role)] if role is not None else app.roles
-    return [ReplicaRef(r.name, k) for r in roles for k in range(r.num_replicas)]
-
-
-def replicas_of_status(status: AppStatus, role: str | None = None) -> list[ReplicaRef]:
-    """The replicas an AppStatus reports (of role ``role`` only, if given)."""
-    return [
-        ReplicaRef(rs.role, r.id)
-        for rs in status.roles
-        if role is None or rs.role == role
-        for r in rs.replicas
-    ]
 
 
 def print_logs(
@@ -156,3 +127,7 @@ def _interleave(sources: Sequence[tuple[str, Iterator[str]]]) -> None:
         sys.stdout.flush()  # once per batch: live, yet cheap for a chatty app
         if error is not None:
             raise error
+
+
+# The replica helpers moved to torchrun_core.specs.replicas (the dashboard uses them too).
+__all__ = ["ReplicaRef", "print_logs", "replicas_of", "replicas_of_status"]

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 
 from torchrun_core.errors import InvalidInputError, TorchrunCoreError
 from torchrun_core.scheduler import Stream
+from torchrun_core.specs.replicas import replicas_of, replicas_of_status
 from torchrun_core.ui import params
 from torchrun_core.ui.http_errors import error_body
 from torchrun_core.ui.line_feed import LineFeed
@@ -33,16 +34,15 @@ MAX_PAGE_LINES = 10_000
 STREAMS = tuple(s.value for s in Stream)
 
 
-def replicas_of(record: RunRecord) -> list[dict[str, Any]]:
+def replicas_of_record(record: RunRecord) -> list[dict[str, Any]]:
     """Every replica of the run: from its spec, else from its scheduler's status."""
     if record.app is not None:
-        return [
-            {"role": r.name, "replica": k} for r in record.app.roles for k in range(r.num_replicas)
-        ]
-    status = record.status
-    if status is None:
-        return []
-    return [{"role": rs.role, "replica": r.id} for rs in status.roles for r in rs.replicas]
+        refs = replicas_of(record.app)
+    elif record.status is not None:
+        refs = replicas_of_status(record.status)
+    else:
+        refs = []
+    return [{"role": ref.role, "replica": ref.replica} for ref in refs]
 
 
 def _strip(line: str) -> str:
@@ -68,7 +68,7 @@ class LogsApi:
         handle = params.handle(request)
         role = params.text(request, "role")
         replica = params.integer(request, "replica", 0)
-        known = replicas_of(self.runner.describe(handle))
+        known = replicas_of_record(self.runner.describe(handle))
         if role is None and known:
             role = known[0]["role"]
         if {"role": role, "replica": replica} not in known:

@@ -16,7 +16,7 @@ from torchrun_core.runstore.record import public_record_dict
 from torchrun_core.specs.dryrun import REDACTED, is_secret_key
 from torchrun_core.specs.state import AppState
 from torchrun_core.ui import params
-from torchrun_core.ui.logs_api import replicas_of
+from torchrun_core.ui.logs_api import replicas_of_record
 from torchrun_core.ui.series import metric_series
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class RunsApi:
             {
                 **run_json(record),
                 "events": [e.to_dict() for e in self.runner.events(handle)],
-                "replicas": replicas_of(record),
+                "replicas": replicas_of_record(record),
                 "children": [child_json(c) for c in children],
                 "more_children": children.next_cursor is not None,
             }

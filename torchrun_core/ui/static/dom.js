@@ -47,3 +47,6 @@ export function table(headers, rows, attrs = {}) {
 export function section(title, ...children) {
   return el("section", { class: "panel" }, el("h2", {}, title), ...children);
 }
+
+// The states a run never leaves (torchrun_core.specs.state.TERMINAL_STATES).
+export const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);

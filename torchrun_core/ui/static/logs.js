@@ -2,12 +2,11 @@
 // server-sent events. The DOM never holds more than MAX_SHOWN lines, so a
 // million-line log scrolls like a short one; earlier pages are a click away.
 import { getJson, streamUrl } from "./api.js";
-import { clear, el } from "./dom.js";
+import { TERMINAL, clear, el } from "./dom.js";
 import { onLeave } from "./app.js";
 
 const PAGE = 1000;
 const MAX_SHOWN = 5000;
-const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 
 export function logPanel(run) {
   const replicas = run.replicas || [];

@@ -1,13 +1,12 @@
 // One run: summary, roles and replicas, events, lineage, cfg and env, request,
 // actions, logs, metrics, progress and checkpoints.
 import { getJson, getMeta, postJson } from "./api.js";
-import { clear, el, runLink, section, stateBadge, table, time } from "./dom.js";
+import { TERMINAL, clear, el, runLink, section, stateBadge, table, time } from "./dom.js";
 import { onLeave, showError } from "./app.js";
 import { logPanel } from "./logs.js";
 import { metricsPanel } from "./charts.js";
 
 const REFRESH_MS = 2000;
-const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 
 function summary(run) {
   const rows = [
